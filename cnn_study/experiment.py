@@ -1,0 +1,256 @@
+"""One run of the study: config in, run folder out. Plain Python: tests call it without Hydra.
+
+A run that finds its folder already finished is skipped; one that finds a checkpoint resumes
+from it exactly (weights, optimizer, batch order and dropout random states); one that finds
+another config in its folder stops and names the keys that differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from cnn_study.data import Dataset, load_dataset
+from cnn_study.errors import StudyError
+from cnn_study.hardware import configure_torch, resolve_device, resolve_threads
+from cnn_study.model import count_parameters
+from cnn_study.runs import RunFolder, config_differences, now
+from cnn_study.settings import validate
+from cnn_study.train import Evaluation, evaluate, train_epoch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where and how a run was launched; recorded in its results."""
+
+    launcher: str = "basic"
+    parallel_jobs: int = 1
+    job_id: str | None = None
+    host: str = field(default_factory=socket.gethostname)
+    overrides: Sequence[str] = ()
+    hydra_config: DictConfig | None = None
+
+
+def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> dict[str, Any]:
+    """Train (or resume, or skip) the run that cfg describes in run_dir; return its results."""
+    launch = launch or Launch()
+    validate(cfg)
+    folder = RunFolder(run_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+
+    saved = folder.read_config()
+    if saved is not None:
+        differences = config_differences(saved, config)
+        if cfg.force:
+            log.warning("force=true: moved the earlier run aside to %s", folder.move_aside())
+        elif differences:
+            raise StudyError(
+                f"{folder.path} holds a run with another config "
+                f"(differs in: {', '.join(differences)}); rerun with that config, choose "
+                "another study=NAME, or add force=true to move the old run aside"
+            )
+        elif folder.is_finished():
+            results = folder.read_results()
+            log.info(
+                "skipped %s: already finished (final test accuracy %.4f)",
+                folder.path,
+                results["final_test_acc"],
+            )
+            return results
+
+    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.write_hydra_files(cfg, launch.hydra_config, launch.overrides)
+    folder.archive_failure()
+    try:
+        return _train(cfg, folder, launch)
+    except Exception as exc:
+        folder.record_failure(exc)
+        log.error("run %s failed: %s", folder.path, exc)
+        raise
+
+
+def _train(cfg: DictConfig, folder: RunFolder, launch: Launch) -> dict[str, Any]:
+    device = resolve_device(cfg.trainer.device)
+    threads = resolve_threads(cfg.trainer.num_threads, launch.parallel_jobs)
+    configure_torch(threads, cfg.trainer.deterministic)
+    memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+    started = time.perf_counter()
+
+    data = load_dataset(
+        OmegaConf.to_container(cfg.dataset, resolve=True),
+        cfg.paths.data_dir,
+        cfg.paths.cache_dir,
+        device,
+        channels_last=cfg.trainer.channels_last,
+    )
+    torch.manual_seed(cfg.seed)  # initial weights, then dropout
+    model = instantiate(cfg.model).to(device, memory_format=memory_format)
+    optimizer = instantiate(cfg.optimizer)(model.parameters())
+    batch_order = torch.Generator().manual_seed(cfg.seed)
+
+    history: list[dict[str, float]] = []
+    checkpoint = folder.load_checkpoint()
+    if checkpoint is not None:
+        history = _restore(checkpoint, model, optimizer, batch_order, device)
+        log.info("resumed %s after epoch %d of %d", folder.path, len(history), cfg.trainer.epochs)
+    log.info(
+        "training %s seed %d on %s (%d threads), %d train / %d test images",
+        data.name,
+        cfg.seed,
+        device,
+        threads,
+        len(data.train),
+        len(data.test),
+    )
+
+    last: Evaluation | None = None
+    epochs = tqdm(
+        range(len(history) + 1, cfg.trainer.epochs + 1),
+        initial=len(history),
+        total=cfg.trainer.epochs,
+        desc=f"{data.name} seed {cfg.seed}",
+        unit="epoch",
+        disable=None if cfg.trainer.progress else True,
+        dynamic_ncols=True,
+    )
+    for epoch in epochs:
+        epoch_start = time.perf_counter()
+        train_loss, train_acc = train_epoch(
+            model, optimizer, data.train, cfg.trainer.batch_size, batch_order
+        )
+        last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "test_loss": last.loss,
+                "test_acc": last.accuracy,
+                "seconds": time.perf_counter() - epoch_start,
+            }
+        )
+        folder.save_checkpoint(_checkpoint(model, optimizer, batch_order, history))
+        folder.write_metrics(history)
+        epochs.set_postfix(test_acc=f"{last.accuracy:.4f}", loss=f"{train_loss:.3f}")
+        log.info(
+            "epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)",
+            epoch,
+            cfg.trainer.epochs,
+            train_loss,
+            train_acc,
+            last.loss,
+            last.accuracy,
+            history[-1]["seconds"],
+        )
+    epochs.close()
+
+    if last is None:  # a crash after the last checkpoint but before results.json
+        last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
+    results = _results(
+        cfg, data, model, history, last, device, threads, launch, time.perf_counter() - started
+    )
+    folder.write_results(results)
+    log.info("finished %s: final test accuracy %.4f", folder.path, results["final_test_acc"])
+    return results
+
+
+def _checkpoint(model, optimizer, batch_order: torch.Generator, history) -> dict[str, Any]:
+    return {
+        "epoch": len(history),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "history": history,
+        "rng_torch": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "rng_batch_order": batch_order.get_state(),
+    }
+
+
+def _restore(
+    checkpoint, model, optimizer, batch_order: torch.Generator, device
+) -> list[dict[str, float]]:
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["rng_torch"])
+    if checkpoint["rng_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(checkpoint["rng_cuda"])
+    batch_order.set_state(checkpoint["rng_batch_order"])
+    return list(checkpoint["history"])
+
+
+def _git_commit(cwd: str | Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _results(
+    cfg,
+    data: Dataset,
+    model,
+    history,
+    last: Evaluation,
+    device,
+    threads,
+    launch: Launch,
+    session_seconds,
+) -> dict[str, Any]:
+    best = max(history, key=lambda row: row["test_acc"])  # the first epoch at the best accuracy
+    confusion = last.confusion
+    per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
+    return {
+        "dataset": data.name,
+        "seed": cfg.seed,
+        "epochs": cfg.trainer.epochs,
+        "epochs_completed": len(history),
+        "final_test_acc": history[-1]["test_acc"],
+        "final_test_loss": history[-1]["test_loss"],
+        "final_train_acc": history[-1]["train_acc"],
+        "best_test_acc": best["test_acc"],
+        "best_epoch": best["epoch"],
+        "per_class_test_acc": dict(zip(data.classes, per_class, strict=True)),
+        "confusion_matrix": confusion.tolist(),
+        "classes": data.classes,
+        "parameters": count_parameters(model),
+        "train_size": len(data.train),
+        "test_size": len(data.test),
+        "train_seconds": sum(row["seconds"] for row in history),
+        "last_session_seconds": session_seconds,
+        "finished": now(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
+        "num_threads": threads,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "git_commit": _git_commit(cfg.paths.root_dir),
+        "host": launch.host,
+        "launcher": launch.launcher,
+        "job_id": launch.job_id,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }

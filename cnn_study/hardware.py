@@ -1,0 +1,55 @@
+"""Which device a run uses, how many threads it takes, and PyTorch's determinism switches."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from cnn_study.errors import StudyError
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> CUDA when present, else CPU; a named device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise StudyError(
+            f"trainer.device={name} but CUDA is not available here: use trainer.device=auto or cpu"
+        )
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
+        raise StudyError(
+            f"trainer.device={name} but only {torch.cuda.device_count()} CUDA device(s) exist: "
+            "use trainer.device=cuda:0"
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise StudyError(
+            f"trainer.device={name} but MPS is not available here: use trainer.device=auto"
+        )
+    return device
+
+
+def resolve_threads(setting: int | str, parallel_jobs: int) -> int:
+    """auto -> the cores this process may use, shared evenly by the jobs running at once."""
+    if setting != "auto":
+        return int(setting)
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    return max(1, cores // max(1, parallel_jobs))
+
+
+def configure_torch(threads: int, deterministic: bool) -> None:
+    torch.set_num_threads(threads)
+    if deterministic:
+        # cuBLAS needs this before its first call to give repeatable results.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    # warn_only: an op without a deterministic kernel on some device should warn, not stop a study.
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)

@@ -1,0 +1,204 @@
+"""The run folder: what a run writes and how it is read back.
+
+This is the one contract between training and analysis. A run folder holds
+
+    .hydra/config.yaml     the run's resolved config (also hydra.yaml, overrides.yaml)
+    metrics.csv            one row per finished epoch (METRICS_COLUMNS)
+    checkpoint.pt          model, optimizer, history and every random state, after each epoch
+    results.json           written once, when the last epoch is done
+    failure.json           written when the run stopped with an error
+
+Every file is written to a temporary name and renamed into place, so a crash mid-write never
+leaves a broken file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from cnn_study.errors import StudyError
+from cnn_study.settings import flatten
+
+METRICS_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+CONFIG_FILE = Path(".hydra") / "config.yaml"
+
+# Config keys that change where or how fast a run goes, never what it measures: a run may be
+# resumed, or counted as finished, with these changed.
+INCIDENTAL_KEYS = (
+    "paths.",
+    "force",
+    "trainer.device",
+    "trainer.num_threads",
+    "trainer.progress",
+    "trainer.eval_batch_size",
+    "dataset.download",
+    "dataset.verify",
+)
+
+
+def is_incidental(key: str) -> bool:
+    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in INCIDENTAL_KEYS)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write data to path through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Keys whose values differ between two configs, incidental keys left out."""
+    a, b = flatten(old), flatten(new)
+    return sorted(k for k in a.keys() | b.keys() if not is_incidental(k) and a.get(k) != b.get(k))
+
+
+class RunFolder:
+    """One run's folder on disk."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config_file = property(lambda self: self.path / CONFIG_FILE)
+    metrics_file = property(lambda self: self.path / "metrics.csv")
+    checkpoint_file = property(lambda self: self.path / "checkpoint.pt")
+    results_file = property(lambda self: self.path / "results.json")
+    failure_file = property(lambda self: self.path / "failure.json")
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # --- config -------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any] | None:
+        """The saved config, or None where the folder holds no run yet."""
+        if not self.config_file.is_file():
+            return None
+        try:
+            config = yaml.safe_load(self.config_file.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise StudyError(
+                f"{self.config_file} cannot be read ({exc}): move the folder aside"
+            ) from None
+        if not isinstance(config, dict):
+            raise StudyError(f"{self.config_file} is not a config mapping: move the folder aside")
+        return config
+
+    def write_hydra_files(
+        self, config: DictConfig, hydra_config: DictConfig | None, overrides: Sequence[str]
+    ) -> None:
+        """What Hydra's .hydra/ holds; the job config is saved resolved, as it ran."""
+        folder = self.path / ".hydra"
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
+        if hydra_config is not None:
+            atomic_write(folder / "hydra.yaml", OmegaConf.to_yaml({"hydra": hydra_config}))
+        atomic_write(folder / "overrides.yaml", yaml.safe_dump(list(overrides)))
+
+    # --- progress -----------------------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write(self.checkpoint_file, buffer.getvalue())
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last checkpoint, loaded on the CPU; weights_only, so a tampered file runs no code."""
+        if not self.checkpoint_file.is_file():
+            return None
+        try:
+            return torch.load(self.checkpoint_file, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise StudyError(
+                f"{self.checkpoint_file} cannot be loaded ({type(exc).__name__}): "
+                "rerun with force=true to move this run aside and start it anew"
+            ) from None
+
+    def write_metrics(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=METRICS_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: row[k] for k in METRICS_COLUMNS} for row in rows)
+        atomic_write(self.metrics_file, text.getvalue())
+
+    def read_metrics(self) -> list[dict[str, float]]:
+        with self.metrics_file.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows and set(rows[0]) != set(METRICS_COLUMNS):
+            raise ValueError(f"columns {sorted(rows[0])} are not {METRICS_COLUMNS}")
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
+
+    # --- outcome ------------------------------------------------------------------------
+    def write_results(self, results: Mapping[str, Any]) -> None:
+        atomic_write(self.results_file, json.dumps(results, indent=2))
+
+    def read_results(self) -> dict[str, Any] | None:
+        if not self.results_file.is_file():
+            return None
+        return json.loads(self.results_file.read_text())
+
+    def is_finished(self) -> bool:
+        try:
+            results = self.read_results()
+        except (OSError, ValueError):
+            return False
+        return bool(results) and results.get("epochs_completed") == results.get("epochs")
+
+    def record_failure(self, exc: BaseException) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        failure = {
+            "error": str(exc) or type(exc).__name__,
+            "type": type(exc).__name__,
+            "time": now(),
+            "host": socket.gethostname(),
+            "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
+        }
+        atomic_write(self.failure_file, json.dumps(failure, indent=2))
+
+    def read_failure(self) -> dict[str, Any] | None:
+        if not self.failure_file.is_file():
+            return None
+        return json.loads(self.failure_file.read_text())
+
+    def archive_failure(self) -> None:
+        """Keep an earlier failure's record under a dated name when the run starts again."""
+        if self.failure_file.is_file():
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+            os.replace(self.failure_file, self.path / f"failure.{stamp}.json")
+
+    def move_aside(self) -> Path:
+        """Rename the folder to a hidden, dated sibling (analysis skips hidden folders)."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f".{self.path.name}.replaced-{stamp}")
+        os.replace(self.path, target)
+        return target
+
+
+def find_runs(root: str | Path) -> Iterator[RunFolder]:
+    """Every run folder at or below root (a folder with .hydra/config.yaml), hidden ones skipped."""
+    root = Path(root)
+    if (root / CONFIG_FILE).is_file():
+        yield RunFolder(root)
+    for folder, subfolders, _ in os.walk(root):
+        subfolders[:] = sorted(s for s in subfolders if not s.startswith("."))
+        for name in subfolders:
+            if (Path(folder) / name / CONFIG_FILE).is_file():
+                yield RunFolder(Path(folder) / name)

@@ -1,0 +1,89 @@
+"""Checks of a composed config, made before any data is loaded or any file is written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cnn_study.errors import StudyError
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    try:
+        return OmegaConf.select(cfg, key, throw_on_missing=True)
+    except Exception as exc:  # an interpolation that cannot resolve, a missing value
+        raise StudyError(f"config key {key} cannot be read: {exc}") from None
+
+
+def _integer(cfg: DictConfig, key: str, minimum: int, allow_null: bool = False) -> None:
+    value = _get(cfg, key)
+    if value is None and allow_null:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        null = " or null" if allow_null else ""
+        raise StudyError(
+            f"{key} must be a whole number >= {minimum}{null}, got {value!r}: "
+            f"fix it on the command line, e.g. {key}={max(minimum, 1)}"
+        )
+
+
+def _positive_number(cfg: DictConfig, key: str) -> None:
+    value = _get(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise StudyError(f"{key} must be a number > 0, got {value!r}: e.g. {key}=0.01")
+
+
+def _boolean(cfg: DictConfig, key: str) -> None:
+    value = _get(cfg, key)
+    if not isinstance(value, bool):
+        raise StudyError(f"{key} must be true or false, got {value!r}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise StudyError naming the first invalid key of a run's config."""
+    _integer(cfg, "seed", 0)
+    _integer(cfg, "trainer.epochs", 1)
+    _integer(cfg, "trainer.batch_size", 1)
+    _integer(cfg, "trainer.eval_batch_size", 1)
+    _integer(cfg, "dataset.train_limit", 1, allow_null=True)
+    _integer(cfg, "dataset.test_limit", 1, allow_null=True)
+    _positive_number(cfg, "optimizer.lr")
+    for key in ("trainer.deterministic", "trainer.channels_last", "trainer.progress", "force"):
+        _boolean(cfg, key)
+    for key in ("dataset.download", "dataset.verify"):
+        _boolean(cfg, key)
+
+    device = _get(cfg, "trainer.device")
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise StudyError(
+            f"trainer.device must be auto, cpu, cuda, cuda:N or mps, got {device!r}: "
+            "e.g. trainer.device=auto"
+        )
+    threads = _get(cfg, "trainer.num_threads")
+    if threads != "auto":
+        _integer(cfg, "trainer.num_threads", 1)
+
+    _positive_number(cfg, "dataset.std")
+    classes = _get(cfg, "dataset.classes")
+    if len(classes) != _get(cfg, "dataset.num_classes"):
+        raise StudyError(
+            f"dataset.classes lists {len(classes)} names but dataset.num_classes is "
+            f"{_get(cfg, 'dataset.num_classes')}: make them agree"
+        )
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
