@@ -1,0 +1,141 @@
+"""The command line as a user types it: sweeps, re-runs, failures and bad input."""
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import make_dataset, run_cli, tiny_overrides
+
+pytestmark = pytest.mark.slow
+
+
+def study(tmp_path, data_dir, *args):
+    """The tiny run's overrides first, so that the test's own arguments win."""
+    flags = [a for a in args if a.startswith("-")]
+    overrides = [a for a in args if not a.startswith("-")]
+    return run_cli("cnn_study", *flags, *tiny_overrides(data_dir, tmp_path), *overrides)
+
+
+def run_folders(tmp_path):
+    return sorted(p.parent for p in (tmp_path / "outputs").rglob("results.json"))
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.suffix != ".log"}
+
+
+def test_sweep_writes_one_folder_per_dataset_then_skips_on_rerun(tmp_path, tiny_data):
+    done = study(tmp_path, tiny_data, "-m", "dataset=mnist,fashion")
+    assert done.returncode == 0, done.stderr
+    folders = run_folders(tmp_path)
+    assert [f.relative_to(tmp_path / "outputs").parts[:2] for f in folders] == [
+        ("chapter5", "fashion"),
+        ("chapter5", "mnist"),
+    ]
+    for folder in folders:
+        lines = (folder / "metrics.csv").read_text().splitlines()
+        assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds"
+        assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
+        results = json.loads((folder / "results.json").read_text())
+        assert results["epochs_completed"] == 2 and 0 <= results["final_test_acc"] <= 1
+        assert (folder / ".hydra" / "config.yaml").is_file()
+        assert folder.name == "seed=0" and "trainer.epochs=2" in str(folder)
+
+    before = {f: snapshot(f) for f in folders}
+    again = study(tmp_path, tiny_data, "-m", "dataset=mnist,fashion")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already finished") + again.stderr.count("already finished") == 2
+    assert {f: snapshot(f) for f in folders} == before
+
+
+def test_one_failing_job_leaves_the_others_and_is_recorded(tmp_path, tiny_data):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    labels = data / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-10])
+    done = study(tmp_path, data, "-m", "dataset=fashion,mnist")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "train-labels-idx1-ubyte" in done.stderr and "truncated" in done.stderr
+    (mnist,) = run_folders(tmp_path)
+    assert "mnist" in str(mnist)
+    (failure,) = (tmp_path / "outputs").rglob("failure.json")
+    assert "fashion" in str(failure)
+    assert "truncated" in json.loads(failure.read_text())["error"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_data):
+    tmp = tmp_path_factory.mktemp("finished")
+    done = study(tmp, tiny_data)
+    assert done.returncode == 0, done.stderr
+    return tmp
+
+
+BAD_INPUTS = {
+    "zero epochs": (["trainer.epochs=0"], "trainer.epochs must be a whole number >= 1"),
+    "non-numeric epochs": (["trainer.epochs=abc"], "trainer.epochs must be a whole number"),
+    "zero batch": (["trainer.batch_size=0"], "trainer.batch_size must be"),
+    "zero learning rate": (["optimizer.lr=0"], "optimizer.lr must be a number > 0"),
+    "negative limit": (["dataset.train_limit=-1"], "dataset.train_limit must be"),
+    "unknown device": (["trainer.device=tpu"], "trainer.device must be auto, cpu"),
+    "unknown dataset option": (["dataset=cifar"], "Could not find 'dataset/cifar'"),
+    "unknown key": (["optimizer.lrr=1"], "Key 'lrr' is not in struct"),
+    "missing data": (
+        ["paths.data_dir=/nonexistent", "seed=9"],
+        "data not found: looked in /nonexistent/MNIST/raw",
+    ),
+    "output is a file": (
+        ["paths.output_dir=/dev/null"],
+        "paths.output_dir=/dev/null cannot hold run folders",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_gives_one_line_and_touches_nothing(finished_run, tiny_data, name):
+    overrides, expected = BAD_INPUTS[name]
+    before = snapshot(finished_run / "outputs")
+    done = study(finished_run, tiny_data, *overrides)
+    assert done.returncode != 0
+    assert expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert unchanged(before)
+
+
+def unchanged(before) -> bool:
+    """Every file that was there before still holds the same bytes."""
+    return all(path.is_file() and path.read_bytes() == data for path, data in before.items())
+
+
+def test_corrupt_data_file_is_named(tmp_path, tiny_data):
+    data = tmp_path / "data"
+    make_dataset(data, "MNIST")
+    images = data / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    images.write_bytes(b"\x00\x00\x08\x01" + images.read_bytes()[4:])
+    done = study(tmp_path, data)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"{images}: wrong magic number" in done.stderr
+
+
+def test_changed_config_in_a_finished_folder_names_the_keys(finished_run, tiny_data):
+    (folder,) = run_folders(finished_run)
+    config = folder / ".hydra" / "config.yaml"
+    original = config.read_text()
+    # As if conf/ had been edited since the run: its saved config no longer matches.
+    config.write_text(original.replace("momentum: 0.5", "momentum: 0.9"))
+    before = snapshot(folder)
+    try:
+        done = study(finished_run, tiny_data)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert "differs in: optimizer.momentum" in done.stderr
+        assert snapshot(folder) == before
+    finally:
+        config.write_text(original)
+
+
+def test_the_sweep_runs_from_another_folder(tmp_path, tiny_data):
+    done = run_cli("cnn_study", *tiny_overrides(tiny_data, tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(run_folders(tmp_path)) == 1

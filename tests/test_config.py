@@ -1,0 +1,94 @@
+"""Every config option composes, overrides reach the code, bad values are named."""
+
+import warnings
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from cnn_study.errors import StudyError
+from cnn_study.settings import validate
+from tests.conftest import CONF, compose_config
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_defaults_are_the_chapters_recipe(make_cfg):
+    cfg = compose_config()
+    assert cfg.trainer.epochs == 40 and cfg.trainer.batch_size == 64
+    assert cfg.optimizer._target_ == "torch.optim.SGD"
+    assert (cfg.optimizer.lr, cfg.optimizer.momentum) == (0.01, 0.5)
+    assert cfg.dataset.name == "mnist" and cfg.trainer.device == "auto"
+    assert OmegaConf.select(cfg, "model.conv_dropout") == 0.5
+
+
+@pytest.mark.parametrize("dataset", options("dataset"))
+@pytest.mark.parametrize("optimizer", options("optimizer"))
+@pytest.mark.parametrize("model", options("model"))
+def test_every_group_option_composes_and_builds(make_cfg, dataset, optimizer, model):
+    cfg = make_cfg(f"dataset={dataset}", f"optimizer={optimizer}", f"model={model}")
+    validate(cfg)
+    net = instantiate(cfg.model)
+    opt = instantiate(cfg.optimizer)(net.parameters())
+    assert opt.defaults["lr"] == cfg.optimizer.lr
+    assert len(cfg.dataset.classes) == cfg.dataset.num_classes == net.fc2.out_features
+
+
+LAUNCHERS = [
+    "basic",
+    "joblib",
+    "parallel",
+    "submitit_local",
+    "slurm_local",
+    "submitit_slurm",
+    "slurm",
+]
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_every_launcher_composes_without_warnings(launcher):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(
+                "config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True
+            )
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == launcher
+    assert "Launcher" in cfg.hydra.launcher._target_
+    assert [str(w.message) for w in caught] == []
+
+
+def test_overrides_reach_the_trainer(make_cfg):
+    cfg = make_cfg("trainer.epochs=7", "trainer.batch_size=128", "optimizer.lr=0.1", "seed=3")
+    assert (cfg.trainer.epochs, cfg.trainer.batch_size, cfg.optimizer.lr, cfg.seed) == (
+        7,
+        128,
+        0.1,
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("trainer.epochs=0", "trainer.epochs"),
+        ("trainer.epochs=abc", "trainer.epochs"),
+        ("trainer.batch_size=0", "trainer.batch_size"),
+        ("optimizer.lr=0", "optimizer.lr"),
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("dataset.train_limit=0", "dataset.train_limit"),
+        ("dataset.test_limit=-5", "dataset.test_limit"),
+        ("trainer.device=tpu", "trainer.device"),
+        ("trainer.num_threads=0", "trainer.num_threads"),
+        ("seed=-1", "seed"),
+        ("trainer.deterministic=maybe", "trainer.deterministic"),
+    ],
+)
+def test_invalid_values_name_their_key(make_cfg, override, key):
+    with pytest.raises(StudyError) as err:
+        validate(make_cfg(override))
+    message = str(err.value)
+    assert message.startswith(key) and "\n" not in message

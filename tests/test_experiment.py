@@ -1,0 +1,176 @@
+"""One run, in process: its files, determinism, resume, skip, conflicts and failures."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from cnn_study import experiment
+from cnn_study.errors import StudyError
+from cnn_study.runs import METRICS_COLUMNS, RunFolder
+
+
+def read_metrics(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def without_time(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_a_run_writes_metrics_results_and_its_config(make_cfg, tmp_path):
+    cfg = make_cfg("dataset=fashion", "seed=4")
+    results = experiment.run(cfg, tmp_path / "run")
+    rows = read_metrics(tmp_path / "run")
+    assert list(rows[0]) == METRICS_COLUMNS and [r["epoch"] for r in rows] == ["1", "2"]
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk == results
+    assert results["dataset"] == "fashion" and results["seed"] == 4
+    assert results["final_test_acc"] == float(rows[-1]["test_acc"])
+    assert 0 <= results["final_test_acc"] <= 1 and results["parameters"] == 21_840
+    assert results["best_test_acc"] == max(float(r["test_acc"]) for r in rows)
+    confusion = torch.tensor(results["confusion_matrix"])
+    assert confusion.sum() == results["test_size"] == 100
+    assert results["final_test_acc"] == pytest.approx(confusion.diag().sum().item() / 100)
+    assert list(results["per_class_test_acc"]) == list(cfg.dataset.classes)
+    assert results["device"] == "cpu" and results["launcher"] == "basic"
+    assert results["torch"] == torch.__version__ and results["host"]
+    assert results["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
+    saved = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
+    assert "name: fashion" in saved and "${" not in saved  # resolved, as it ran
+
+
+def test_same_config_and_seed_give_identical_numbers(make_cfg, tmp_path):
+    experiment.run(make_cfg("seed=1"), tmp_path / "a")
+    experiment.run(make_cfg("seed=1"), tmp_path / "b")
+    experiment.run(make_cfg("seed=2"), tmp_path / "c")
+    a, b, c = (without_time(read_metrics(tmp_path / x)) for x in "abc")
+    assert a == b
+    assert a != c
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_exactly(make_cfg, tmp_path, monkeypatch):
+    cfg = make_cfg("trainer.epochs=4", "seed=3")
+    experiment.run(cfg, tmp_path / "whole")
+
+    real_train_epoch = experiment.train_epoch
+    calls = {"n": 0}
+
+    def stop_in_epoch_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Interrupted("killed during epoch 3")
+        return real_train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "train_epoch", stop_in_epoch_3)
+    with pytest.raises(Interrupted):
+        experiment.run(cfg, tmp_path / "resumed")
+    assert len(read_metrics(tmp_path / "resumed")) == 2
+    assert not (tmp_path / "resumed" / "results.json").exists()
+    assert json.loads((tmp_path / "resumed" / "failure.json").read_text())["type"] == "Interrupted"
+
+    monkeypatch.setattr(experiment, "train_epoch", real_train_epoch)
+    experiment.run(cfg, tmp_path / "resumed")
+    assert without_time(read_metrics(tmp_path / "resumed")) == without_time(
+        read_metrics(tmp_path / "whole")
+    )
+    whole = RunFolder(tmp_path / "whole").load_checkpoint()["model"]
+    resumed = RunFolder(tmp_path / "resumed").load_checkpoint()["model"]
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    # the earlier failure is kept under a dated name, not lost
+    assert list((tmp_path / "resumed").glob("failure.*.json"))
+
+
+def test_metrics_after_the_checkpoint_are_dropped_on_resume(make_cfg, tmp_path):
+    cfg = make_cfg("trainer.epochs=3")
+    folder = RunFolder(tmp_path / "run")
+    experiment.run(cfg, folder.path)
+    # Simulate a crash after epoch 3's metrics but with epoch 2's checkpoint on disk.
+    rows = folder.read_metrics()
+    (folder.path / "results.json").unlink()
+    experiment.run(make_cfg("trainer.epochs=2"), tmp_path / "two")
+    folder.save_checkpoint(RunFolder(tmp_path / "two").load_checkpoint())
+    experiment.run(cfg, folder.path)
+    again = folder.read_metrics()
+    assert [r["epoch"] for r in again] == [1, 2, 3]
+    assert without_time(again) == without_time(rows)
+
+
+def test_a_finished_run_is_skipped(make_cfg, tmp_path, monkeypatch, caplog):
+    cfg = make_cfg()
+    first = experiment.run(cfg, tmp_path / "run")
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    monkeypatch.setattr(experiment, "train_epoch", lambda *a, **k: pytest.fail("retrained"))
+    with caplog.at_level("INFO"):
+        assert experiment.run(cfg, tmp_path / "run") == first
+    assert "skipped" in caplog.text and "already finished" in caplog.text
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_finished_run_with_only_incidental_changes_is_still_skipped(
+    make_cfg, tmp_path, monkeypatch
+):
+    experiment.run(make_cfg(), tmp_path / "run")
+    monkeypatch.setattr(experiment, "train_epoch", lambda *a, **k: pytest.fail("retrained"))
+    experiment.run(make_cfg("trainer.eval_batch_size=7", "trainer.num_threads=2"), tmp_path / "run")
+
+
+def test_another_config_in_the_folder_is_named_and_nothing_is_touched(make_cfg, tmp_path):
+    experiment.run(make_cfg(), tmp_path / "run")
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    with pytest.raises(StudyError) as err:
+        experiment.run(make_cfg("optimizer.lr=0.5", "model.hidden_units=30"), tmp_path / "run")
+    message = str(err.value)
+    assert "model.hidden_units" in message and "optimizer.lr" in message and "force=true" in message
+    after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_force_moves_the_old_run_aside_and_starts_anew(make_cfg, tmp_path):
+    experiment.run(make_cfg(), tmp_path / "run")
+    old = (tmp_path / "run" / "results.json").read_text()
+    experiment.run(make_cfg("optimizer.lr=0.05", "force=true"), tmp_path / "run")
+    aside = list(tmp_path.glob(".run.replaced-*"))
+    assert len(aside) == 1 and (aside[0] / "results.json").read_text() == old
+    assert (
+        json.loads((tmp_path / "run" / "results.json").read_text())["config"]["optimizer"]["lr"]
+        == 0.05
+    )
+
+
+def test_a_failing_run_records_its_error(make_cfg, tmp_path):
+    with pytest.raises(StudyError):
+        experiment.run(make_cfg("paths.data_dir=/nonexistent"), tmp_path / "run")
+    failure = json.loads((tmp_path / "run" / "failure.json").read_text())
+    assert "data not found" in failure["error"] and failure["time"] and failure["traceback"]
+
+
+def test_invalid_config_stops_before_any_file_is_written(make_cfg, tmp_path):
+    with pytest.raises(StudyError, match="trainer.batch_size"):
+        experiment.run(make_cfg("trainer.batch_size=0"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_tampered_checkpoint_is_refused_not_executed(make_cfg, tmp_path, capsys):
+    cfg = make_cfg("trainer.epochs=3")
+    experiment.run(make_cfg("trainer.epochs=3"), tmp_path / "run")
+    (tmp_path / "run" / "results.json").unlink()
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    import pickle
+
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(StudyError, match="checkpoint.pt cannot be loaded .*force=true"):
+        experiment.run(cfg, tmp_path / "run")
+    assert "code ran" not in capsys.readouterr().out
