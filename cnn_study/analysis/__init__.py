@@ -1,0 +1,1 @@
+"""Run folders -> tables, figures and a report (python -m cnn_study.analysis PATH...)."""
