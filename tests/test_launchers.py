@@ -1,5 +1,6 @@
 """Cluster launchers, checked without a cluster."""
 
+import json
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli, tiny_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +74,25 @@ def test_slurm_preset_submits_with_its_configured_resources(tmp_path):
         "#SBATCH --job-name=cnn_study",
     ]:
         assert line in sbatch, f"{line!r} not in\n{sbatch}"
+
+
+def test_a_sweep_through_submitit_local_completes_and_is_analysed(tmp_path, tiny_data):
+    sweep = run_cli(
+        "cnn_study",
+        "-m",
+        "hydra/launcher=slurm_local",
+        "hydra.sweeper.max_batch_size=2",
+        *tiny_overrides(tiny_data, tmp_path),
+        "trainer.epochs=1",
+        "dataset=mnist,fashion",
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    results = [json.loads(p.read_text()) for p in (tmp_path / "outputs").rglob("results.json")]
+    assert sorted(r["dataset"] for r in results) == ["fashion", "mnist"]
+    assert {r["launcher"] for r in results} == {"slurm_local"}
+    assert all(r["job_id"] for r in results)  # submitit's job id, recorded per run
+
+    done = run_cli("cnn_study.analysis", str(tmp_path / "outputs"), "--out", str(tmp_path / "an"))
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "an" / "report.md").read_text()
+    assert "slurm_local" in report and "hydra/launcher=slurm_local" in report

@@ -153,10 +153,20 @@ def study_commands(runs: pd.DataFrame) -> list[str]:
                 values.setdefault(key, [])
                 if value not in values[key]:
                     values[key].append(value)
-        args = " ".join(f"{k}={','.join(v)}" for k, v in values.items())
+        args = " ".join(f"{k}={','.join(_ordered(k, v))}" for k, v in values.items())
         choice = "" if launcher in (None, "basic") else f" hydra/launcher={launcher}"
         commands.append(f"CNN_STUDY_DATA_DIR={data_dir} python -m cnn_study -m{choice} {args}")
     return commands
+
+
+def _ordered(key: str, values: list[str]) -> list[str]:
+    """Sweep values in a reader's order: datasets MNIST first, numbers by size."""
+    if key == "dataset":
+        return dataset_order(values)
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)
 
 
 def _elapsed_minutes(runs: pd.DataFrame) -> float:
@@ -262,6 +272,7 @@ def _report_blocks(collection, runs, summary, gap, classes, tables, paths, comma
             )
         ),
     ]
+    blocks += [B.Heading("Every run"), B.Table(_run_table(runs, paths, list(summary["group"])))]
     others = collection.runs[collection.runs["status"] != COMPLETE]
     if len(others):
         blocks += [
@@ -289,6 +300,35 @@ def _report_blocks(collection, runs, summary, gap, classes, tables, paths, comma
         ),
     ]
     return blocks
+
+
+def _run_table(runs: pd.DataFrame, paths: list[Path], order: list[str]) -> pd.DataFrame:
+    """One line per run: where it is, what it scored, where and how it ran."""
+
+    def short(run: str) -> str:
+        for path in paths:
+            if Path(run).is_relative_to(path):
+                return str(Path(run).relative_to(path)) or "."
+        return run
+
+    table = runs.assign(rank=runs["group"].map(order.index)).sort_values(["rank", "seed"])
+    return pd.DataFrame(
+        {
+            "run": table["run"].map(short),
+            "group": table["group"],
+            "seed": table["seed"],
+            "final test acc": table["final_test_acc"].map(lambda v: report.pct(v)),
+            "best (epoch)": [
+                f"{report.pct(a)} ({int(e)})"
+                for a, e in zip(table["best_test_acc"], table["best_epoch"], strict=True)
+            ],
+            "train time": table["train_seconds"].map(lambda v: f"{v / 60:.1f} min"),
+            "host": table["host"],
+            "launcher": table["launcher"],
+            "job id": table["job_id"].fillna("-"),
+            "device": table["device"],
+        }
+    )
 
 
 def _keys(summary: pd.DataFrame) -> list[str]:

@@ -1,0 +1,113 @@
+"""Synthetic run folders with known numbers, in the real run-folder format (cnn_study.runs).
+
+Used by the analysis tests and by benchmarks/analysis_speed.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+
+from cnn_study.runs import RunFolder
+from tests.conftest import compose_config
+
+_BASE: dict[str, dict[str, Any]] = {}
+
+
+def base_config(dataset: str) -> dict[str, Any]:
+    """The real composed config of a dataset, resolved (composed once per process)."""
+    if dataset not in _BASE:
+        cfg = compose_config(
+            f"dataset={dataset}", "paths.root_dir=/study", "paths.cache_dir=/cache"
+        )
+        _BASE[dataset] = OmegaConf.to_container(cfg, resolve=True)
+    return copy.deepcopy(_BASE[dataset])
+
+
+def write_run(
+    root: Path,
+    dataset: str,
+    seed: int,
+    test_acc: list[float],
+    *,
+    finished: bool = True,
+    planned_epochs: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunFolder:
+    """A run of len(test_acc) epochs whose test accuracy per epoch is test_acc."""
+    config = base_config(dataset)
+    config["seed"] = seed
+    config["trainer"]["epochs"] = planned_epochs or len(test_acc)
+    for key, value in (overrides or {}).items():
+        section, name = key.split(".")
+        config[section][name] = value
+    folder = RunFolder(root / dataset / f"seed={seed}")
+    (folder.path / ".hydra").mkdir(parents=True)
+    folder.config_file.write_text(yaml.safe_dump(config))
+    (folder.path / ".hydra" / "overrides.yaml").write_text(
+        yaml.safe_dump([f"dataset={dataset}", f"seed={seed}"])
+    )
+    folder.write_metrics(
+        [
+            {
+                "epoch": i + 1,
+                "train_loss": 1.0 / (i + 1),
+                "train_acc": acc - 0.01,
+                "test_loss": 1.0 - acc,
+                "test_acc": acc,
+                "seconds": 10.0,
+            }
+            for i, acc in enumerate(test_acc)
+        ]
+    )
+    if finished:
+        folder.write_results(results_for(config, test_acc))
+    return folder
+
+
+def results_for(config: dict[str, Any], test_acc: list[float]) -> dict[str, Any]:
+    """results.json of a run with this accuracy curve: 1,000 test images per class."""
+    classes = config["dataset"]["classes"]
+    final = test_acc[-1]
+    # Every class at the final accuracy; errors go to the next class.
+    correct = round(final * 1000)
+    confusion = [[0] * len(classes) for _ in classes]
+    for i in range(len(classes)):
+        confusion[i][i] = correct
+        confusion[i][(i + 1) % len(classes)] = 1000 - correct
+    best = max(range(len(test_acc)), key=lambda i: (test_acc[i], -i))
+    return {
+        "dataset": config["dataset"]["name"],
+        "seed": config["seed"],
+        "epochs": len(test_acc),
+        "epochs_completed": len(test_acc),
+        "final_test_acc": final,
+        "final_test_loss": 1.0 - final,
+        "final_train_acc": final - 0.01,
+        "best_test_acc": test_acc[best],
+        "best_epoch": best + 1,
+        "per_class_test_acc": {c: correct / 1000 for c in classes},
+        "confusion_matrix": confusion,
+        "classes": classes,
+        "parameters": 21840,
+        "train_size": 60000,
+        "test_size": 10000,
+        "train_seconds": 10.0 * len(test_acc),
+        "last_session_seconds": 10.0 * len(test_acc) + 1,
+        "finished": "2026-01-01T00:00:00+00:00",
+        "device": "cpu",
+        "device_name": "test",
+        "num_threads": 1,
+        "torch": "x",
+        "torchvision": "y",
+        "python": "3",
+        "git_commit": "abc",
+        "host": "testhost",
+        "launcher": "basic",
+        "job_id": None,
+        "config": config,
+    }

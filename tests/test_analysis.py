@@ -1,0 +1,185 @@
+"""The analysis: statistics checked against independent computations, figures, bad input."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image
+from scipy import stats
+
+from cnn_study.analysis.__main__ import main
+from cnn_study.analysis.stats import group_keys
+from tests.conftest import run_cli, tiny_overrides
+from tests.fakeruns import write_run
+
+MNIST = [0.990, 0.992, 0.989, 0.991]
+FASHION = [0.885, 0.889, 0.887]
+FIGURES = [
+    "learning_curves",
+    "final_accuracy",
+    "per_class_accuracy",
+    "confusion_matrices",
+    "loss_curves",
+]
+
+
+def curve(final: float, epochs: int = 5) -> list[float]:
+    """Rises to final at the last epoch."""
+    return [final - 0.02 * (epochs - 1 - i) / (epochs - 1) for i in range(epochs)]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Four MNIST seeds and three FashionMNIST seeds with known final accuracies, analysed."""
+    root = tmp_path_factory.mktemp("study")
+    runs = root / "outputs"
+    for seed, acc in enumerate(MNIST):
+        write_run(runs, "mnist", seed, curve(acc))
+    for seed, acc in enumerate(FASHION):
+        write_run(runs, "fashion", seed, curve(acc))
+    assert main([str(runs), "--out", str(root / "analysis")]) == 0
+    return root
+
+
+def summary_row(study, dataset):
+    summary = pd.read_csv(study / "analysis" / "summary.csv")
+    return summary[summary["dataset"] == dataset].iloc[0]
+
+
+@pytest.mark.parametrize(("dataset", "values"), [("mnist", MNIST), ("fashion", FASHION)])
+def test_means_and_intervals_are_student_t(study, dataset, values):
+    row = summary_row(study, dataset)
+    n, mean, std = len(values), np.mean(values), np.std(values, ddof=1)
+    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
+    assert row["seeds"] == n
+    assert row["final_acc_mean"] == pytest.approx(mean, abs=1e-12)
+    assert row["final_acc_std"] == pytest.approx(std, abs=1e-12)
+    assert row["final_acc_ci_low"] == pytest.approx(mean - half, abs=1e-12)
+    assert row["final_acc_ci_high"] == pytest.approx(mean + half, abs=1e-12)
+    assert row["final_acc_min"] == min(values) and row["final_acc_max"] == max(values)
+
+
+def test_gap_and_welch_test_match_scipy(study):
+    gap = pd.read_csv(study / "analysis" / "gaps.csv").iloc[0]
+    a, b = np.array(MNIST), np.array(FASHION)
+    test = stats.ttest_ind(a, b, equal_var=False)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert gap["comparison"] == "MNIST - FashionMNIST"
+    assert gap["gap"] == pytest.approx(a.mean() - b.mean(), abs=1e-12)
+    assert gap["welch_t"] == pytest.approx(test.statistic)
+    assert gap["p_value"] == pytest.approx(test.pvalue)
+    assert gap["welch_df"] == pytest.approx(df)
+    assert gap["gap_ci_low"] == pytest.approx(a.mean() - b.mean() - half)
+    assert gap["gap_ci_high"] == pytest.approx(a.mean() - b.mean() + half)
+
+
+def test_first_epoch_at_99_percent_is_read_off_the_mean_curve(study):
+    # MNIST's mean final accuracy is 0.9905; the curve rises 0.02 over 5 epochs, so its
+    # mean passes 0.99 only at the last epoch. FashionMNIST never does.
+    assert summary_row(study, "mnist")["first_epoch_mean_reaches_99"] == 5
+    assert math.isnan(summary_row(study, "fashion")["first_epoch_mean_reaches_99"])
+    assert summary_row(study, "mnist")["seeds_final_reaching_99"] == 3
+
+
+def test_tables_are_tidy_and_complete(study):
+    out = study / "analysis"
+    runs = pd.read_csv(out / "runs.csv")
+    epochs = pd.read_csv(out / "epochs.csv")
+    assert len(runs) == 7 and (runs["status"] == "complete").all()
+    assert len(epochs) == 7 * 5 and set(epochs["group"]) == {"MNIST", "FashionMNIST"}
+    assert {"dataset.name", "optimizer.lr", "seed", "final_test_acc"} <= set(runs.columns)
+    assert (out / "summary.md").read_text().count("| MNIST |") == 1
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_is_written_and_not_blank(study, name):
+    pixels = image.imread(study / "analysis" / f"{name}.png")
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 200
+    # a blank canvas is one colour; a drawn figure has many
+    assert pixels[..., :3].std() > 0.05
+    pdf = (study / "analysis" / f"{name}.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+
+
+def test_report_states_the_answer_and_embeds_the_figures(study):
+    report = (study / "analysis" / "report.md").read_text()
+    assert "**MNIST**: final test accuracy 99.05%" in report
+    assert (
+        "**FashionMNIST**: final test accuracy 88.70%" in report and "does not reach 99%" in report
+    )
+    assert "python -m cnn_study -m dataset=mnist,fashion seed=0,1,2,3" in report
+    html = (study / "analysis" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(FIGURES) and "<table>" in html
+
+
+def test_grouping_ignores_keys_that_move_with_the_dataset(tmp_path):
+    write_run(tmp_path, "mnist", 0, [0.9])
+    write_run(tmp_path, "fashion", 0, [0.8])
+    write_run(tmp_path / "lr", "fashion", 1, [0.7], overrides={"optimizer.lr": 0.1})
+    from cnn_study.analysis.collect import collect
+
+    assert group_keys(collect([tmp_path]).runs) == ["dataset.name", "optimizer.lr"]
+
+
+def test_incomplete_malformed_and_foreign_folders(tmp_path, caplog):
+    runs = tmp_path / "outputs"
+    for seed in range(2):
+        write_run(runs, "mnist", seed, curve(0.99))
+        write_run(runs, "fashion", seed, curve(0.88))
+    write_run(runs / "crashed", "mnist", 7, curve(0.99)[:3], finished=False, planned_epochs=5)
+    failed = write_run(
+        runs / "failed", "fashion", 8, curve(0.88)[:1], finished=False, planned_epochs=5
+    )
+    failed.failure_file.write_text('{"error": "disk full", "time": "now"}')
+    broken = write_run(runs / "broken", "mnist", 9, curve(0.99))
+    broken.metrics_file.write_text("not,a,metrics\nfile")
+    garbled = write_run(runs / "garbled", "mnist", 10, curve(0.99))
+    garbled.config_file.write_text(": : [unclosed")
+    (runs / "notes").mkdir()
+    (runs / "notes" / "README.txt").write_text("not a run")
+    before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+
+    with caplog.at_level("WARNING"):
+        assert main([str(runs), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "runs.csv").set_index("seed")
+    assert table.loc[7, "status"] == "incomplete" and table.loc[8, "status"] == "failed"
+    assert table.loc[9, "status"] == "incomplete"  # unreadable metrics: not counted as complete
+    assert 10 not in table.index  # unreadable config: skipped, with a warning naming the file
+    assert str(garbled.config_file) in caplog.text and str(broken.metrics_file) in caplog.text
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert summary["seeds"].tolist() == [2, 2]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "Incomplete and failed runs" in report and "disk full" in report
+    # the analysis never writes into run folders
+    assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before
+
+
+def test_no_runs_is_one_clear_error_with_status_2(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no run folders found below") and err.count("\n") == 1
+    assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_out_inside_a_run_folder_is_refused(tmp_path, capsys):
+    folder = write_run(tmp_path, "mnist", 0, [0.9])
+    assert main([str(tmp_path), "--out", str(folder.path / "analysis")]) == 2
+    assert "never writes into run folders" in capsys.readouterr().err
+    assert not (folder.path / "analysis").exists()
+
+
+@pytest.mark.slow
+def test_a_real_tiny_sweep_then_the_analysis_cli(tmp_path, tiny_data):
+    sweep = run_cli(
+        "cnn_study", "-m", *tiny_overrides(tiny_data, tmp_path), "dataset=mnist,fashion", "seed=0,1"
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    done = run_cli("cnn_study.analysis", str(tmp_path / "outputs"), "--out", str(tmp_path / "an"))
+    assert done.returncode == 0, done.stderr
+    summary = pd.read_csv(tmp_path / "an" / "summary.csv")
+    assert sorted(summary["dataset"]) == ["fashion", "mnist"]
+    assert summary["seeds"].tolist() == [2, 2] and (summary["epochs"] == 2).all()
