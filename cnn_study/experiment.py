@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from cnn_study.data import Dataset, load_dataset
 from cnn_study.errors import StudyError
-from cnn_study.hardware import configure_torch, resolve_device, resolve_threads
+from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
 from cnn_study.model import count_parameters
 from cnn_study.runs import RunFolder, config_differences, now
 from cnn_study.settings import validate
@@ -57,7 +57,10 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
     if saved is not None:
         differences = config_differences(saved, config)
         if cfg.force:
-            log.warning("force=true: moved the earlier run aside to %s", folder.move_aside())
+            aside = folder.move_aside()
+            folder.path.mkdir(parents=True)
+            _reopen_log_files(folder.path)
+            log.warning("force=true: moved the earlier run aside to %s", aside)
         elif differences:
             raise StudyError(
                 f"{folder.path} holds a run with another config "
@@ -106,7 +109,7 @@ def _train(cfg: DictConfig, folder: RunFolder, launch: Launch) -> dict[str, Any]
     history: list[dict[str, float]] = []
     checkpoint = folder.load_checkpoint()
     if checkpoint is not None:
-        history = _restore(checkpoint, model, optimizer, batch_order, device)
+        history = _restore(checkpoint, model, optimizer, batch_order)
         log.info("resumed %s after epoch %d of %d", folder.path, len(history), cfg.trainer.epochs)
     log.info(
         "training %s seed %d on %s (%d threads), %d train / %d test images",
@@ -169,6 +172,19 @@ def _train(cfg: DictConfig, folder: RunFolder, launch: Launch) -> dict[str, Any]
     return results
 
 
+def _reopen_log_files(folder: Path) -> None:
+    """Point log files of a folder just moved aside back at the folder's path.
+
+    Hydra opened the run's log file before the run started; after the move its handler
+    still writes into the moved folder. Closed, a FileHandler reopens its path on next use.
+    """
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(
+            folder
+        ):
+            handler.close()
+
+
 def _checkpoint(model, optimizer, batch_order: torch.Generator, history) -> dict[str, Any]:
     return {
         "epoch": len(history),
@@ -181,9 +197,7 @@ def _checkpoint(model, optimizer, batch_order: torch.Generator, history) -> dict
     }
 
 
-def _restore(
-    checkpoint, model, optimizer, batch_order: torch.Generator, device
-) -> list[dict[str, float]]:
+def _restore(checkpoint, model, optimizer, batch_order: torch.Generator) -> list[dict[str, float]]:
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["rng_torch"])
@@ -241,9 +255,7 @@ def _results(
         "last_session_seconds": session_seconds,
         "finished": now(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "num_threads": threads,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

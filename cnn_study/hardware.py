@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 
 import torch
 
@@ -32,6 +33,20 @@ def resolve_device(name: str) -> torch.device:
             f"trainer.device={name} but MPS is not available here: use trainer.device=auto"
         )
     return device
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU model where the system tells it."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def resolve_threads(setting: int | str, parallel_jobs: int) -> int:

@@ -139,3 +139,17 @@ def test_the_sweep_runs_from_another_folder(tmp_path, tiny_data):
     done = run_cli("cnn_study", *tiny_overrides(tiny_data, tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert len(run_folders(tmp_path)) == 1
+
+
+def test_force_moves_a_finished_run_aside_with_its_log(tmp_path, tiny_data):
+    assert study(tmp_path, tiny_data).returncode == 0
+    (folder,) = run_folders(tmp_path)
+    old_results = (folder / "results.json").read_text()
+    done = study(tmp_path, tiny_data, "force=true")
+    assert done.returncode == 0, done.stderr
+    (aside,) = folder.parent.glob(f".{folder.name}.replaced-*")
+    assert (aside / "results.json").read_text() == old_results
+    assert "force=true" not in (aside / "cnn_study.log").read_text()
+    new_log = (folder / "cnn_study.log").read_text()
+    assert "moved the earlier run aside" in new_log and "finished" in new_log
+    assert (folder / "results.json").is_file()

@@ -92,3 +92,10 @@ def test_invalid_values_name_their_key(make_cfg, override, key):
         validate(make_cfg(override))
     message = str(err.value)
     assert message.startswith(key) and "\n" not in message
+
+
+def test_the_smoke_experiment_shrinks_the_run_into_its_own_study():
+    cfg = compose_config("experiment=smoke", "dataset=fashion")
+    assert cfg.study == "smoke" and cfg.trainer.epochs == 1
+    assert (cfg.dataset.train_limit, cfg.dataset.test_limit) == (2000, 1000)
+    assert cfg.dataset.name == "fashion" and cfg.optimizer.lr == 0.01  # the rest is the recipe

@@ -325,7 +325,7 @@ def _run_table(runs: pd.DataFrame, paths: list[Path], order: list[str]) -> pd.Da
             "train time": table["train_seconds"].map(lambda v: f"{v / 60:.1f} min"),
             "host": table["host"],
             "launcher": table["launcher"],
-            "job id": table["job_id"].fillna("-"),
+            "job id": table["job_id"].map(lambda v: "-" if pd.isna(v) else str(v)),
             "device": table["device"],
         }
     )
