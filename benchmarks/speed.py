@@ -190,10 +190,11 @@ def main() -> None:
         "--skip-epoch", action="store_true", help="skip the one-epoch accuracy check"
     )
     parser.add_argument("--skip-sweep", action="store_true", help="skip the launcher comparison")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
+    parser.add_argument("--json", type=Path, help="default: benchmarks/results/speed_<device>.json")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
+    args.json = args.json or ROOT / "benchmarks" / "results" / f"speed_{device.type}.json"
     configure_torch(torch.get_num_threads(), deterministic=True)
     report: dict = {
         "device": str(device),

@@ -49,7 +49,11 @@ class Launch:
 def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> dict[str, Any]:
     """Train (or resume, or skip) the run that cfg describes in run_dir; return its results."""
     launch = launch or Launch()
-    validate(cfg)
+    try:
+        validate(cfg)
+    except StudyError as exc:
+        log.error("invalid config: %s", exc)  # into the log Hydra opened in run_dir
+        raise
     folder = RunFolder(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
 

@@ -205,6 +205,13 @@ def _report_blocks(collection, runs, summary, gap, classes, tables, paths, comma
         B.Heading("Commands"),
         B.Paragraph("The study (rebuilt from the runs' saved overrides), then this analysis:"),
         B.Code("\n".join(study_commands(runs) + [command or "python -m cnn_study.analysis ..."])),
+        B.Paragraph(
+            f"Ran on {_unique(runs, 'device')} ({_unique(runs, 'device_name')}), host "
+            f"{_unique(runs, 'host')}, {_unique(runs, 'num_threads')} torch thread(s) per run, "
+            f"launcher {_unique(runs, 'launcher')}: {runs['train_seconds'].sum() / 60:.1f} min "
+            f"of training in all, {_elapsed_minutes(runs):.1f} min from the first run's start "
+            "to the last run's end."
+        ),
         B.Heading("The answer"),
         B.Paragraph(
             "The chapter reports about 99% test accuracy for its CNN. Trained with its exact "
