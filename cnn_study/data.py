@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,20 +81,13 @@ def _idx_header(path: Path, magic: int) -> list[int]:
     if len(dims_raw) < 4 * ndim:
         raise StudyError(f"{path}: truncated header ({size} bytes): fetch the file again")
     dims = [int.from_bytes(dims_raw[i : i + 4], "big") for i in range(0, 4 * ndim, 4)]
-    expected = 4 + 4 * ndim + _product(dims)
+    expected = 4 + 4 * ndim + math.prod(dims)
     if size != expected:
         raise StudyError(
             f"{path}: {size} bytes but its header {dims} needs {expected}: the file is "
             "truncated or corrupt, fetch it again"
         )
     return dims
-
-
-def _product(values: list[int]) -> int:
-    result = 1
-    for v in values:
-        result *= v
-    return result
 
 
 def check_structure(raw: Path) -> None:

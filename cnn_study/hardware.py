@@ -49,14 +49,18 @@ def device_name(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a cluster job's allocation, where there is one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def resolve_threads(setting: int | str, parallel_jobs: int) -> int:
     """auto -> the cores this process may use, shared evenly by the jobs running at once."""
     if setting != "auto":
         return int(setting)
-    cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
-    return max(1, cores // max(1, parallel_jobs))
+    return max(1, available_cores() // max(1, parallel_jobs))
 
 
 def configure_torch(threads: int, deterministic: bool) -> None:

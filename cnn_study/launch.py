@@ -8,10 +8,7 @@ import socket
 from hydra.core.hydra_config import HydraConfig
 
 from cnn_study.experiment import Launch
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+from cnn_study.hardware import available_cores
 
 
 def _parallel_jobs(hydra) -> int:
@@ -19,10 +16,12 @@ def _parallel_jobs(hydra) -> int:
     target = str(hydra.launcher.get("_target_", ""))
     if "JoblibLauncher" in target:
         n_jobs = hydra.launcher.get("n_jobs") or 1
-        return n_jobs if n_jobs > 0 else max(1, _cores() + 1 + n_jobs)  # joblib: -1 = all cores
+        return (
+            n_jobs if n_jobs > 0 else max(1, available_cores() + 1 + n_jobs)
+        )  # joblib: -1 = all cores
     if "submitit_launcher.LocalLauncher" in target:
         # submitit's local executor starts a whole sweeper batch at once.
-        return max(1, int(hydra.sweeper.get("max_batch_size") or _cores()))
+        return max(1, int(hydra.sweeper.get("max_batch_size") or available_cores()))
     return 1  # basic runs one at a time; on SLURM each job has its own allocated cores
 
 
