@@ -84,14 +84,17 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
     folder.write_hydra_files(cfg, launch.hydra_config, launch.overrides)
     folder.archive_failure()
     try:
-        return _train(cfg, folder, launch)
+        return _train(cfg, config, folder, launch)
     except Exception as exc:
         folder.record_failure(exc)
         log.error("run %s failed: %s", folder.path, exc)
         raise
 
 
-def _train(cfg: DictConfig, folder: RunFolder, launch: Launch) -> dict[str, Any]:
+def _train(
+    cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
+) -> dict[str, Any]:
+    """cfg and config are the same settings: config resolved once into plain containers."""
     device = resolve_device(cfg.trainer.device)
     threads = resolve_threads(cfg.trainer.num_threads, launch.parallel_jobs)
     configure_torch(threads, cfg.trainer.deterministic)
@@ -99,7 +102,7 @@ def _train(cfg: DictConfig, folder: RunFolder, launch: Launch) -> dict[str, Any]
     started = time.perf_counter()
 
     data = load_dataset(
-        OmegaConf.to_container(cfg.dataset, resolve=True),
+        config["dataset"],
         cfg.paths.data_dir,
         cfg.paths.cache_dir,
         device,
@@ -169,7 +172,7 @@ def _train(cfg: DictConfig, folder: RunFolder, launch: Launch) -> dict[str, Any]
     if last is None:  # a crash after the last checkpoint but before results.json
         last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
     results = _results(
-        cfg, data, model, history, last, device, threads, launch, time.perf_counter() - started
+        config, data, model, history, last, device, threads, launch, time.perf_counter() - started
     )
     folder.write_results(results)
     log.info("finished %s: final test accuracy %.4f", folder.path, results["final_test_acc"])
@@ -226,7 +229,7 @@ def _git_commit(cwd: str | Path) -> str | None:
 
 
 def _results(
-    cfg,
+    config: dict[str, Any],
     data: Dataset,
     model,
     history,
@@ -241,8 +244,8 @@ def _results(
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
     return {
         "dataset": data.name,
-        "seed": cfg.seed,
-        "epochs": cfg.trainer.epochs,
+        "seed": config["seed"],
+        "epochs": config["trainer"]["epochs"],
         "epochs_completed": len(history),
         "final_test_acc": history[-1]["test_acc"],
         "final_test_loss": history[-1]["test_loss"],
@@ -264,9 +267,9 @@ def _results(
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "python": platform.python_version(),
-        "git_commit": _git_commit(cfg.paths.root_dir),
+        "git_commit": _git_commit(config["paths"]["root_dir"]),
         "host": launch.host,
         "launcher": launch.launcher,
         "job_id": launch.job_id,
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": config,
     }

@@ -58,6 +58,7 @@ class Collection:
     epochs: pd.DataFrame  # one row per run and epoch: run, epoch and metrics.csv's columns
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # run -> results.json
     skipped: list[str] = field(default_factory=list)  # files that could not be read
+    folders: list[Path] = field(default_factory=list)  # every run folder found, read or not
 
     @property
     def complete(self) -> pd.DataFrame:
@@ -92,6 +93,7 @@ def collect(paths: Iterable[str | Path]) -> Collection:
     epoch_frames: list[pd.DataFrame] = []
     results_by_run: dict[str, dict[str, Any]] = {}
     skipped: list[str] = []
+    folders: list[Path] = []
     seen: set[Path] = set()
 
     for path in paths:
@@ -99,6 +101,7 @@ def collect(paths: Iterable[str | Path]) -> Collection:
             if folder.path.resolve() in seen:
                 continue
             seen.add(folder.path.resolve())
+            folders.append(folder.path)
             run = str(folder.path)
             try:
                 config = _read_config(folder)
@@ -147,4 +150,6 @@ def collect(paths: Iterable[str | Path]) -> Collection:
         if epoch_frames
         else pd.DataFrame(columns=["run", "epoch"])
     )
-    return Collection(runs=runs, epochs=epochs, results=results_by_run, skipped=skipped)
+    return Collection(
+        runs=runs, epochs=epochs, results=results_by_run, skipped=skipped, folders=folders
+    )

@@ -23,7 +23,6 @@ from cnn_study.analysis.stats import (
     summarise,
 )
 from cnn_study.errors import StudyError
-from cnn_study.runs import find_runs
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +37,19 @@ class Analysis:
     written: list[Path]
 
 
-def _check_out(out: Path, paths: list[Path]) -> None:
-    for path in paths:
-        for folder in find_runs(path):
-            if out.resolve().is_relative_to(folder.path.resolve()):
-                raise StudyError(
-                    f"--out {out} is inside the run folder {folder.path}: the analysis never "
-                    "writes into run folders; choose another --out"
-                )
+def _check_out(out: Path, folders: list[Path]) -> None:
+    for folder in folders:
+        if out.resolve().is_relative_to(folder.resolve()):
+            raise StudyError(
+                f"--out {out} is inside the run folder {folder}: the analysis never "
+                "writes into run folders; choose another --out"
+            )
 
 
 def analyse(paths: list[Path], out: Path, command: str | None = None) -> Analysis:
     """Analyse every run below paths and write tables, figures and the report to out."""
-    _check_out(out, paths)
-    collection = collect(paths)
+    collection = collect(paths)  # reads only; nothing is written before the check below
+    _check_out(out, collection.folders)
     if collection.runs.empty:
         raise StudyError(
             f"no run folders found below {', '.join(map(str, paths))} (a run folder holds "
