@@ -26,7 +26,7 @@ from tqdm import tqdm
 from cnn_study.data import Dataset, load_dataset
 from cnn_study.errors import StudyError
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
-from cnn_study.model import count_parameters
+from cnn_study.model import count_parameters, has_convolutions
 from cnn_study.runs import RunFolder, config_differences, now
 from cnn_study.settings import validate
 from cnn_study.train import Evaluation, evaluate, train_epoch
@@ -98,25 +98,24 @@ def _train(
     device = resolve_device(cfg.trainer.device)
     threads = resolve_threads(cfg.trainer.num_threads, launch.parallel_jobs)
     configure_torch(threads, cfg.trainer.deterministic)
-    memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
     started = time.perf_counter()
 
-    data = load_dataset(
-        config["dataset"],
-        cfg.paths.data_dir,
-        cfg.paths.cache_dir,
-        device,
-        channels_last=cfg.trainer.channels_last,
-    )
     torch.manual_seed(cfg.seed)  # initial weights, then dropout
-    model = instantiate(cfg.model).to(device, memory_format=memory_format)
+    model = instantiate(cfg.model)
+    channels_last = cfg.trainer.channels_last and has_convolutions(model)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    data = load_dataset(
+        config["dataset"], cfg.paths.data_dir, cfg.paths.cache_dir, device, channels_last
+    )
     optimizer = instantiate(cfg.optimizer)(model.parameters())
+    scheduler = instantiate(cfg.scheduler)(optimizer)
     batch_order = torch.Generator().manual_seed(cfg.seed)
 
     history: list[dict[str, float]] = []
     checkpoint = folder.load_checkpoint()
     if checkpoint is not None:
-        history = _restore(checkpoint, model, optimizer, batch_order)
+        history = _restore(checkpoint, model, optimizer, scheduler, batch_order)
         log.info("resumed %s after epoch %d of %d", folder.path, len(history), cfg.trainer.epochs)
     log.info(
         "training %s seed %d on %s (%d threads), %d train / %d test images",
@@ -140,9 +139,11 @@ def _train(
     )
     for epoch in epochs:
         epoch_start = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_epoch(
             model, optimizer, data.train, cfg.trainer.batch_size, batch_order
         )
+        scheduler.step()  # per epoch: the rate of the next epoch
         last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
         history.append(
             {
@@ -151,10 +152,11 @@ def _train(
                 "train_acc": train_acc,
                 "test_loss": last.loss,
                 "test_acc": last.accuracy,
+                "lr": lr,
                 "seconds": time.perf_counter() - epoch_start,
             }
         )
-        folder.save_checkpoint(_checkpoint(model, optimizer, batch_order, history))
+        folder.save_checkpoint(_checkpoint(model, optimizer, scheduler, batch_order, history))
         folder.write_metrics(history)
         epochs.set_postfix(test_acc=f"{last.accuracy:.4f}", loss=f"{train_loss:.3f}")
         log.info(
@@ -192,11 +194,14 @@ def _reopen_log_files(folder: Path) -> None:
             handler.close()
 
 
-def _checkpoint(model, optimizer, batch_order: torch.Generator, history) -> dict[str, Any]:
+def _checkpoint(
+    model, optimizer, scheduler, batch_order: torch.Generator, history
+) -> dict[str, Any]:
     return {
         "epoch": len(history),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
         "history": history,
         "rng_torch": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -204,9 +209,13 @@ def _checkpoint(model, optimizer, batch_order: torch.Generator, history) -> dict
     }
 
 
-def _restore(checkpoint, model, optimizer, batch_order: torch.Generator) -> list[dict[str, float]]:
+def _restore(
+    checkpoint, model, optimizer, scheduler, batch_order: torch.Generator
+) -> list[dict[str, float]]:
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
+    if "scheduler" in checkpoint:  # checkpoints from before schedulers had none (constant)
+        scheduler.load_state_dict(checkpoint["scheduler"])
     torch.set_rng_state(checkpoint["rng_torch"])
     if checkpoint["rng_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint["rng_cuda"])

@@ -32,7 +32,9 @@ from omegaconf import DictConfig, OmegaConf
 from cnn_study.errors import StudyError
 from cnn_study.settings import flatten
 
-METRICS_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+METRICS_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+# Runs made before learning-rate schedules were a factor have no lr column.
+_OPTIONAL_COLUMNS = {"lr"}
 CONFIG_FILE = Path(".hydra") / "config.yaml"
 
 # Config keys that change where or how fast a run goes, never what it measures: a run may be
@@ -44,6 +46,7 @@ INCIDENTAL_KEYS = (
     "trainer.num_threads",
     "trainer.progress",
     "trainer.eval_batch_size",
+    "logger.",
     "dataset.download",
     "dataset.verify",
 )
@@ -142,7 +145,9 @@ class RunFolder:
     def read_metrics(self) -> list[dict[str, float]]:
         with self.metrics_file.open(newline="") as f:
             rows = list(csv.DictReader(f))
-        if rows and set(rows[0]) != set(METRICS_COLUMNS):
+        if rows and not set(METRICS_COLUMNS) - _OPTIONAL_COLUMNS <= set(rows[0]) <= set(
+            METRICS_COLUMNS
+        ):
             raise ValueError(f"columns {sorted(rows[0])} are not {METRICS_COLUMNS}")
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
 
