@@ -1,5 +1,8 @@
 """python -m cnn_study [-m] [overrides]: train one run, or sweep with -m."""
 
+import logging
+import math
+
 import hydra
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
@@ -10,11 +13,22 @@ from cnn_study.errors import StudyError
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    # A log file on a full disk must not print a traceback per line: the run's own error
+    # (one line) says what happened.
+    logging.raiseExceptions = False
+    run_dir = launch.run_dir()
     try:
-        results = experiment.run(cfg, launch.run_dir(), launch.from_hydra())
-    except StudyError as exc:
-        # Hydra prints a CompactHydraException as its message alone, without a traceback.
-        raise CompactHydraException(str(exc)) from None
+        results = experiment.run(cfg, run_dir, launch.from_hydra())
+    except Exception as exc:
+        if launch.in_sweep():
+            # The sweep goes on with its other runs; at its end, the ReportFailures callback
+            # names every failed run and the command exits non-zero.
+            launch.record_sweep_failure(run_dir, exc)
+            return math.nan
+        if isinstance(exc, StudyError):
+            # Hydra prints a CompactHydraException as its message alone, without a traceback.
+            raise CompactHydraException(str(exc)) from None
+        raise
     return results["final_test_acc"]  # the objective, for Hydra sweepers that optimise
 
 

@@ -29,6 +29,7 @@ from cnn_study.hardware import configure_torch, device_name, resolve_device, res
 from cnn_study.model import count_parameters, has_convolutions
 from cnn_study.runs import RunFolder, config_differences, now
 from cnn_study.settings import validate
+from cnn_study.signals import Stopped, stop_on_signals
 from cnn_study.train import Evaluation, evaluate, train_epoch
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,11 @@ class Launch:
 
 
 def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> dict[str, Any]:
-    """Train (or resume, or skip) the run that cfg describes in run_dir; return its results."""
+    """Train (or resume, or skip) the run that cfg describes in run_dir; return its results.
+
+    One process at a time trains a run folder: a second one waits for the first (the lock),
+    then finds the run finished (skips it) or unfinished (resumes it).
+    """
     launch = launch or Launch()
     try:
         validate(cfg)
@@ -56,43 +61,91 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
         raise
     folder = RunFolder(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
-
-    saved = folder.read_config()
-    if saved is not None:
-        differences = config_differences(saved, config)
-        if cfg.force:
-            aside = folder.move_aside()
-            folder.path.mkdir(parents=True)
-            _reopen_log_files(folder.path)
-            log.warning("force=true: moved the earlier run aside to %s", aside)
-        elif differences:
-            raise StudyError(
-                f"{folder.path} holds a run with another config "
-                f"(differs in: {', '.join(differences)}); rerun with that config, choose "
-                "another study=NAME, or add force=true to move the old run aside"
-            )
-        elif folder.is_finished():
-            results = folder.read_results()
-            log.info(
-                "skipped %s: already finished (final test accuracy %.4f)",
+    with folder.lock(), stop_on_signals():
+        for stale in folder.remove_stale_temp_files():
+            log.info("removed %s, left by a process that was killed mid-write", stale)
+        try:
+            return _run_locked(cfg, config, folder, launch)
+        except Stopped as stop:
+            log.warning(
+                "stopped by %s: %s keeps its last checkpoint; rerun the same command to resume",
+                stop.signal_name,
                 folder.path,
-                results["final_test_acc"],
             )
-            return results
+            raise
 
+
+def _run_locked(
+    cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
+) -> dict[str, Any]:
+    checkpoint = _inspect(cfg, config, folder, launch)
+    if isinstance(checkpoint, dict) and "final_test_acc" in checkpoint:
+        return checkpoint  # a finished run's results: skipped
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_hydra_files(cfg, launch.hydra_config, launch.overrides)
     folder.archive_failure()
     try:
-        return _train(cfg, config, folder, launch)
+        return _train(cfg, config, folder, launch, checkpoint)
     except Exception as exc:
         folder.record_failure(exc)
         log.error("run %s failed: %s", folder.path, exc)
         raise
 
 
+def _inspect(cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch):
+    """What the folder holds, and what to do with it: the finished run's results (skip), the
+    last checkpoint (resume), or None (start). force=true moves aside only what cannot be
+    kept: another config, unreadable files, or a run finished by another job."""
+    try:
+        saved = folder.read_config()
+        checkpoint = folder.load_checkpoint() if saved is not None else None
+    except StudyError as exc:
+        if not cfg.force:
+            raise
+        _move_aside(folder, f"it could not be read ({exc})")
+        return None
+    if saved is None:
+        return None
+    differences = config_differences(saved, config)
+    finished = folder.is_finished()
+    if differences:
+        if not cfg.force:
+            raise StudyError(
+                f"{folder.path} holds a run with another config "
+                f"(differs in: {', '.join(differences)}); rerun with that config, choose "
+                "another study=NAME, or add force=true to move the old run aside"
+            )
+        _move_aside(folder, f"it holds another config (differs in: {', '.join(differences)})")
+        return None
+    if finished:
+        results = folder.read_results()
+        if cfg.force and not (launch.job_id and results.get("job_id") == launch.job_id):
+            _move_aside(folder, "force=true retrains a finished run")
+            return None
+        log.info(
+            "skipped %s: already finished (final test accuracy %.4f)",
+            folder.path,
+            results["final_test_acc"],
+        )
+        return results
+    # Unfinished, same config: resume, force or not. A requeued or retried job that was
+    # started with force=true must not throw away its own progress.
+    return checkpoint
+
+
+def _move_aside(folder: RunFolder, why: str) -> None:
+    aside = folder.move_aside()
+    folder.path.mkdir(parents=True)
+    _reopen_log_files(folder.path)
+    log.warning("force=true: moved %s aside to %s, as %s", folder.path, aside, why)
+
+
 def _train(
-    cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
+    cfg: DictConfig,
+    config: dict[str, Any],
+    folder: RunFolder,
+    launch: Launch,
+    checkpoint: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """cfg and config are the same settings: config resolved once into plain containers."""
     device = resolve_device(cfg.trainer.device)
@@ -113,7 +166,6 @@ def _train(
     batch_order = torch.Generator().manual_seed(cfg.seed)
 
     history: list[dict[str, float]] = []
-    checkpoint = folder.load_checkpoint()
     if checkpoint is not None:
         history = _restore(checkpoint, model, optimizer, scheduler, batch_order)
         log.info("resumed %s after epoch %d of %d", folder.path, len(history), cfg.trainer.epochs)

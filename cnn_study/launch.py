@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 
 from cnn_study.experiment import Launch
 from cnn_study.hardware import available_cores
+from cnn_study.runs import RunFolder
+
+log = logging.getLogger(__name__)
 
 
 def _parallel_jobs(hydra) -> int:
@@ -49,3 +56,38 @@ def from_hydra() -> Launch:
 
 def run_dir() -> str:
     return HydraConfig.get().runtime.output_dir
+
+
+SWEEP_ID = "CNN_STUDY_SWEEP_ID"  # set by callbacks.ReportFailures, inherited by every job
+
+
+def in_sweep() -> bool:
+    return HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def failures_dir(sweep_dir: str | Path, sweep_id: str) -> Path:
+    """Where the jobs of one sweep record their failures (hidden: not a run folder)."""
+    return Path(sweep_dir) / ".failures" / sweep_id
+
+
+def record_sweep_failure(run_dir: str, exc: BaseException) -> None:
+    """Note a failed job of this sweep where the launching process will find it."""
+    hydra = HydraConfig.get()
+    folder = failures_dir(hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
+    run = RunFolder(run_dir)
+    if run.read_failure() is None and not run.config_file.is_file():
+        # Failed before the run began (an invalid config): give it its record too, in a
+        # folder that holds no run, so nothing of another run is touched.
+        run.record_failure(exc)
+    failure_file = run.failure_file
+    record = {
+        "run": run_dir,
+        "error": str(exc) or type(exc).__name__,
+        "failure_file": str(failure_file) if failure_file.is_file() else None,
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{hydra.job.num}.json").write_text(json.dumps(record))
+    except OSError as error:  # a full disk: the error is in the log and on the screen
+        log.error("could not record the failure of %s: %s", run_dir, error)
+    log.error("run %s failed: %s", run_dir, record["error"])

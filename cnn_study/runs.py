@@ -14,9 +14,13 @@ leaves a broken file behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import fcntl
 import io
 import json
+import logging
 import os
 import socket
 import traceback
@@ -31,6 +35,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnn_study.errors import StudyError
 from cnn_study.settings import flatten
+
+log = logging.getLogger(__name__)
 
 METRICS_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
 # Runs made before learning-rate schedules were a factor have no lr column.
@@ -60,14 +66,35 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# Errors of a full or unwritable disk: the run stops with one line, its last checkpoint kept.
+_NO_ROOM = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (quota)"}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write data to path through a temporary file and a rename."""
+    """Write data to path through a temporary file and a rename.
+
+    The file at path is either the old one or the new one, never a partial write. On any
+    failure the temporary file is removed; a full or read-only disk becomes one StudyError.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and (exc.errno in _NO_ROOM or exc.errno in _NOT_WRITABLE):
+            fix = _NO_ROOM.get(exc.errno, "make it writable")
+            raise StudyError(
+                f"cannot write {path} ({exc.strerror}): {fix}, or choose another "
+                "paths.output_dir, then rerun the same command; what was already written "
+                "(the last checkpoint) is kept"
+            ) from None
+        raise
 
 
 def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -168,7 +195,7 @@ class RunFolder:
         return bool(results) and results.get("epochs_completed") == results.get("epochs")
 
     def record_failure(self, exc: BaseException) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Write failure.json; a disk too full for it only costs the record, never the run."""
         failure = {
             "error": str(exc) or type(exc).__name__,
             "type": type(exc).__name__,
@@ -176,7 +203,11 @@ class RunFolder:
             "host": socket.gethostname(),
             "traceback": traceback.format_exception(type(exc), exc, exc.__traceback__),
         }
-        atomic_write(self.failure_file, json.dumps(failure, indent=2))
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.failure_file, json.dumps(failure, indent=2))
+        except (OSError, StudyError) as error:
+            log.error("could not record the failure in %s: %s", self.failure_file, error)
 
     def read_failure(self) -> dict[str, Any] | None:
         if not self.failure_file.is_file():
@@ -188,6 +219,54 @@ class RunFolder:
         if self.failure_file.is_file():
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
             os.replace(self.failure_file, self.path / f"failure.{stamp}.json")
+
+    # --- one trainer per folder ----------------------------------------------------------
+    @property
+    def lock_file(self) -> Path:
+        """Beside the folder, not in it: moving the folder aside (force=true) keeps the lock."""
+        return self.path.with_name(f".{self.path.name}.lock")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold this folder's lock; a second process waits here until the first is done.
+
+        An flock is released by the OS when its process dies, so a crashed or killed run
+        never leaves a stale lock. The file names the holder, so the waiting process can say
+        whom it waits for. Where the filesystem has no locks (some cluster filesystems
+        return ENOLCK or EOPNOTSUPP), the run goes on unlocked, with a warning.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "a+") as f:
+            try:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    f.seek(0)
+                    holder = f.read().strip() or "another process"
+                    log.warning("%s is being trained by %s: waiting for it", self.path, holder)
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                    log.info("%s: the other process is done, going on", self.path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    raise
+                log.warning(
+                    "%s: this filesystem has no file locks (%s); nothing stops two processes "
+                    "from training this run at once",
+                    self.lock_file,
+                    exc.strerror,
+                )
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()}\n")
+            f.flush()
+            yield
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Temporary files of writes that a killed process never finished (hold the lock)."""
+        stale = [p for p in self.path.glob(".*.tmp") if p.is_file()] if self.path.is_dir() else []
+        for path in stale:
+            path.unlink()
+        return stale
 
     def move_aside(self) -> Path:
         """Rename the folder to a hidden, dated sibling (analysis skips hidden folders)."""

@@ -35,7 +35,7 @@ def test_sweep_writes_one_folder_per_dataset_then_skips_on_rerun(tmp_path, tiny_
     ]
     for folder in folders:
         lines = (folder / "metrics.csv").read_text().splitlines()
-        assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,seconds"
+        assert lines[0] == "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds"
         assert [line.split(",")[0] for line in lines[1:]] == ["1", "2"]
         results = json.loads((folder / "results.json").read_text())
         assert results["epochs_completed"] == 2 and 0 <= results["final_test_acc"] <= 1
@@ -151,5 +151,6 @@ def test_force_moves_a_finished_run_aside_with_its_log(tmp_path, tiny_data):
     assert (aside / "results.json").read_text() == old_results
     assert "force=true" not in (aside / "cnn_study.log").read_text()
     new_log = (folder / "cnn_study.log").read_text()
-    assert "moved the earlier run aside" in new_log and "finished" in new_log
+    assert "force=true: moved" in new_log and "retrains a finished run" in new_log
+    assert "finished" in new_log
     assert (folder / "results.json").is_file()
