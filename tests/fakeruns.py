@@ -15,17 +15,23 @@ from omegaconf import OmegaConf
 from cnn_study.runs import RunFolder
 from tests.conftest import compose_config
 
-_BASE: dict[str, dict[str, Any]] = {}
+_BASE: dict[tuple[str, ...], dict[str, Any]] = {}
 
 
-def base_config(dataset: str) -> dict[str, Any]:
-    """The real composed config of a dataset, resolved (composed once per process)."""
-    if dataset not in _BASE:
+def base_config(dataset: str, model: str = "cnn", optimizer: str = "sgd") -> dict[str, Any]:
+    """The real composed config of a dataset, model and optimizer, resolved (composed once
+    per process)."""
+    key = (dataset, model, optimizer)
+    if key not in _BASE:
         cfg = compose_config(
-            f"dataset={dataset}", "paths.root_dir=/study", "paths.cache_dir=/cache"
+            f"dataset={dataset}",
+            f"model={model}",
+            f"optimizer={optimizer}",
+            "paths.root_dir=/study",
+            "paths.cache_dir=/cache",
         )
-        _BASE[dataset] = OmegaConf.to_container(cfg, resolve=True)
-    return copy.deepcopy(_BASE[dataset])
+        _BASE[key] = OmegaConf.to_container(cfg, resolve=True)
+    return copy.deepcopy(_BASE[key])
 
 
 def write_run(
@@ -37,20 +43,38 @@ def write_run(
     finished: bool = True,
     planned_epochs: int | None = None,
     overrides: dict[str, Any] | None = None,
+    model: str = "cnn",
+    optimizer: str = "sgd",
+    test_size: int = 10000,
 ) -> RunFolder:
-    """A run of len(test_acc) epochs whose test accuracy per epoch is test_acc."""
-    config = base_config(dataset)
+    """A run of len(test_acc) epochs whose test accuracy per epoch is test_acc.
+
+    Runs of the chapter's model and optimizer go to root/<dataset>/seed=<n>; others to
+    root/<dataset>/<model>/<optimizer>/seed=<n>, with Hydra's record of the choices.
+    """
+    config = base_config(dataset, model, optimizer)
     config["seed"] = seed
     config["trainer"]["epochs"] = planned_epochs or len(test_acc)
+    config["dataset"]["test_limit"] = 1000 if test_size == 1000 else None
     for key, value in (overrides or {}).items():
-        section, name = key.split(".")
-        config[section][name] = value
-    folder = RunFolder(root / dataset / f"seed={seed}")
+        *sections, name = key.split(".")
+        node = config
+        for section in sections:
+            node = node[section]
+        node[name] = value
+    chapter = (model, optimizer) == ("cnn", "sgd")
+    where = root / dataset if chapter else root / dataset / model / optimizer
+    folder = RunFolder(where / f"seed={seed}")
     (folder.path / ".hydra").mkdir(parents=True)
     folder.config_file.write_text(yaml.safe_dump(config))
-    (folder.path / ".hydra" / "overrides.yaml").write_text(
-        yaml.safe_dump([f"dataset={dataset}", f"seed={seed}"])
+    overrides_list = [f"dataset={dataset}", f"seed={seed}"]
+    if not chapter:
+        overrides_list += [f"model={model}", f"optimizer={optimizer}"]
+    choices = {"dataset": dataset, "model": model, "optimizer": optimizer, "scheduler": "none"}
+    (folder.path / ".hydra" / "hydra.yaml").write_text(
+        yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}})
     )
+    (folder.path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides_list))
     folder.write_metrics(
         [
             {
@@ -59,13 +83,14 @@ def write_run(
                 "train_acc": acc - 0.01,
                 "test_loss": 1.0 - acc,
                 "test_acc": acc,
+                "lr": 0.01,
                 "seconds": 10.0,
             }
             for i, acc in enumerate(test_acc)
         ]
     )
     if finished:
-        folder.write_results(results_for(config, test_acc))
+        folder.write_results({**results_for(config, test_acc), "test_size": test_size})
     return folder
 
 

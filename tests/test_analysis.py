@@ -1,6 +1,7 @@
 """The analysis: statistics checked against independent computations, figures, bad input."""
 
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -183,3 +184,72 @@ def test_a_real_tiny_sweep_then_the_analysis_cli(tmp_path, tiny_data):
     summary = pd.read_csv(tmp_path / "an" / "summary.csv")
     assert sorted(summary["dataset"]) == ["fashion", "mnist"]
     assert summary["seeds"].tolist() == [2, 2] and (summary["epochs"] == 2).all()
+
+
+def test_a_copied_run_folder_counts_once_and_is_named(tmp_path, caplog):
+    runs = tmp_path / "outputs"
+    for seed, acc in enumerate([0.990, 0.986]):
+        write_run(runs, "mnist", seed, curve(acc))
+        write_run(runs, "fashion", seed, curve(acc - 0.1))
+    shutil.copytree(runs / "mnist" / "seed=0", tmp_path / "backup" / "seed=0")
+    with caplog.at_level("WARNING"):
+        assert main([str(runs), str(tmp_path / "backup"), "--out", str(tmp_path / "an")]) == 0
+    summary = pd.read_csv(tmp_path / "an" / "summary.csv").set_index("dataset")
+    assert summary.loc["mnist", "seeds"] == 2
+    assert summary.loc["mnist", "final_acc_std"] == pytest.approx(np.std([0.99, 0.986], ddof=1))
+    assert "backup/seed=0" in caplog.text and "mnist/seed=0" in caplog.text
+    assert "Duplicate run folders (counted once)" in (tmp_path / "an" / "report.md").read_text()
+
+
+def test_one_run_and_its_copy_is_one_seed_not_a_zero_width_interval(tmp_path):
+    write_run(tmp_path / "a", "mnist", 0, curve(0.99))
+    write_run(tmp_path / "a", "fashion", 0, curve(0.89))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "an")]) == 0
+    summary = pd.read_csv(tmp_path / "an" / "summary.csv")
+    assert (summary["seeds"] == 1).all() and summary["final_acc_ci_low"].isna().all()
+
+
+def test_runs_of_two_studies_are_never_pooled(tmp_path):
+    for study in ("first", "second"):
+        for seed in range(2):
+            write_run(tmp_path / study, "mnist", seed, curve(0.99), overrides={"study": study})
+    assert main([str(tmp_path), "--out", str(tmp_path / "an")]) == 0
+    summary = pd.read_csv(tmp_path / "an" / "summary.csv")
+    assert len(summary) == 2 and (summary["seeds"] == 2).all()
+    assert sorted(summary["group"]) == ["MNIST, study=first", "MNIST, study=second"]
+
+
+def test_records_are_portable_and_commands_rerunnable(tmp_path, monkeypatch):
+    runs = tmp_path / "outputs"
+    for seed in range(2):
+        write_run(runs, "mnist", seed, curve(0.99), overrides={"study": "my study"}, test_size=1000)
+    monkeypatch.chdir(tmp_path)
+    assert main(["outputs", "--out", "mine"]) == 0
+    table = pd.read_csv(tmp_path / "mine" / "runs.csv")
+    cells = [str(v) for v in table.to_numpy().ravel()]
+    assert not [c for c in cells if c.startswith(("/study", str(tmp_path)))]
+    assert table["run"].tolist() == ["outputs/mnist/seed=0", "outputs/mnist/seed=1"]
+    report = (tmp_path / "mine" / "report.md").read_text()
+    assert "CNN_STUDY_DATA_DIR=data " in report and "'study=my study'" in report
+    assert "fractions of the 1,000 test images" in report and "10,000" not in report
+
+
+def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_report(
+    tmp_path, monkeypatch, capsys
+):
+    for seed in range(3):
+        write_run(tmp_path / "outputs", "mnist", seed, curve(0.99))
+    monkeypatch.chdir(tmp_path)
+    assert main(["outputs"]) == 0
+    published = tmp_path / "analysis" / "chapter5"
+    before = {p: p.read_bytes() for p in published.iterdir()}
+    assert len(before) > 10
+    (tmp_path / "one_seed").mkdir()
+    shutil.copytree(tmp_path / "outputs" / "mnist" / "seed=0", tmp_path / "one_seed" / "seed=0")
+    assert main(["one_seed"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a report of 3 other runs" in err and "--out DIR" in err and "--overwrite" in err
+    assert {p: p.read_bytes() for p in published.iterdir()} == before
+    assert main(["outputs"]) == 0  # the same runs again: refreshing the report is fine
+    assert main(["one_seed", "--overwrite"]) == 0

@@ -9,7 +9,7 @@ from scipy import stats
 
 from tests.conftest import ROOT
 
-PUBLISHED = ROOT / "analysis"
+PUBLISHED = ROOT / "analysis" / "chapter5"
 pytestmark = pytest.mark.skipif(
     not (PUBLISHED / "runs.csv").is_file(), reason="no published study in analysis/"
 )
@@ -91,7 +91,7 @@ def test_readme_headline_matches_the_summary(summary):
         )
     gap = pd.read_csv(PUBLISHED / "gaps.csv").iloc[0]
     assert f"{100 * gap['gap']:.2f} percentage points" in readme
-    assert re.search(r"!\[.*\]\(analysis/learning_curves.png\)", readme)
+    assert re.search(r"!\[.*\]\(analysis/chapter5/learning_curves.png\)", readme)
 
 
 def test_report_names_the_commands_that_made_it():

@@ -22,7 +22,15 @@ def main(argv: list[str] | None = None) -> int:
         "paths", nargs="+", type=Path, help="folders holding run folders, at any depth"
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("analysis"), help="where to write (default: analysis/)"
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write (default: analysis/<study>/, one folder per study)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a report in --out that was made from other runs",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -41,14 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     start = time.perf_counter()
     try:
-        result = analyse(args.paths, args.out, command)
+        result = analyse(args.paths, args.out, command, overwrite=args.overwrite)
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     complete = len(result.collection.complete)
     print(
         f"analysed {complete} complete runs of {len(result.collection.runs)} in "
-        f"{time.perf_counter() - start:.1f} s; wrote {len(result.written)} files to {args.out}/"
+        f"{time.perf_counter() - start:.1f} s; wrote {len(result.written)} files to {result.out}/"
     )
     print(
         result.summary[

@@ -6,6 +6,7 @@ Every table and figure is computed from these two frames, so they cannot disagre
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from cnn_study.runs import RunFolder, find_runs
+from cnn_study.runs import RunFolder, find_runs, is_incidental
 from cnn_study.settings import flatten
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: 200 configs in ms
 
 COMPLETE, INCOMPLETE, FAILED = "complete", "incomplete", "failed"
+
+# Config groups whose option names (cnn_bn, adam...) label a run better than its _target_.
+CHOICE_GROUPS = ("model", "optimizer", "scheduler")
 
 # Result fields copied into the runs frame (the rest of results.json stays on disk).
 RESULT_FIELDS = [
@@ -59,6 +63,7 @@ class Collection:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # run -> results.json
     skipped: list[str] = field(default_factory=list)  # files that could not be read
     folders: list[Path] = field(default_factory=list)  # every run folder found, read or not
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (counted, left out)
 
     @property
     def complete(self) -> pd.DataFrame:
@@ -80,7 +85,47 @@ def _read_overrides(folder: RunFolder) -> str:
         )
     except (OSError, yaml.YAMLError):
         return ""
-    return " ".join(map(str, overrides or []))
+    return " ".join(shlex.quote(str(o)) for o in overrides or [])
+
+
+def _read_choices(folder: RunFolder, config: dict[str, Any]) -> dict[str, str]:
+    """model -> cnn_bn, ...: the config options a run was composed from.
+
+    Hydra's record of them (.hydra/hydra.yaml) is used where present; otherwise the short
+    class name of the group's _target_ stands in (ChapterCNN, SGD).
+    """
+    try:
+        hydra = yaml.load((folder.path / ".hydra" / "hydra.yaml").read_text(), Loader=_Loader)
+        choices = hydra["hydra"]["runtime"]["choices"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        choices = {}
+    names = {}
+    for group in CHOICE_GROUPS:
+        target = (config.get(group) or {}).get("_target_")
+        if group in choices:
+            names[f"{group}_name"] = str(choices[group])
+        elif target:
+            names[f"{group}_name"] = str(target).rsplit(".", 1)[-1]
+    return names
+
+
+def display_name(folder: Path, root: Path) -> str:
+    """How tables name a run folder: relative to the working folder where it lies below it,
+    else below the analysed folder's name (outputs/mnist/seed=0), never the machine's
+    absolute path."""
+    folder, root = folder.absolute(), root.absolute()
+    if folder.is_relative_to(Path.cwd()):
+        return str(folder.relative_to(Path.cwd()))
+    if folder.is_relative_to(root):
+        return str(Path(root.name) / folder.relative_to(root))
+    return str(folder)
+
+
+def run_identity(config: dict[str, Any]) -> str:
+    """What makes two runs the same run: every config value that changes what is measured
+    (the seed and study included); paths, devices and threads left out."""
+    flat = flatten(config)
+    return repr(sorted((k, repr(v)) for k, v in flat.items() if not is_incidental(k)))
 
 
 def _hashable(value: Any) -> Any:
@@ -96,13 +141,17 @@ def collect(paths: Iterable[str | Path]) -> Collection:
     folders: list[Path] = []
     seen: set[Path] = set()
 
+    names: set[str] = set()
     for path in paths:
         for folder in find_runs(path):
             if folder.path.resolve() in seen:
                 continue
             seen.add(folder.path.resolve())
             folders.append(folder.path)
-            run = str(folder.path)
+            run = display_name(folder.path, Path(path))
+            if run in names:  # two analysed roots of the same name: keep runs apart
+                run = str(folder.path.absolute())
+            names.add(run)
             try:
                 config = _read_config(folder)
             except (OSError, ValueError, yaml.YAMLError) as exc:
@@ -111,6 +160,8 @@ def collect(paths: Iterable[str | Path]) -> Collection:
                 continue
             row: dict[str, Any] = {"run": run, "overrides": _read_overrides(folder)}
             row.update({k: _hashable(v) for k, v in flatten(config).items()})
+            row.update(_read_choices(folder, config))
+            row["identity"] = run_identity(config)
 
             metrics = None
             if folder.metrics_file.is_file():
@@ -150,6 +201,34 @@ def collect(paths: Iterable[str | Path]) -> Collection:
         if epoch_frames
         else pd.DataFrame(columns=["run", "epoch"])
     )
+    runs, duplicates = _drop_duplicates(runs)
+    epochs = epochs[epochs["run"].isin(runs["run"])] if len(runs) else epochs
     return Collection(
-        runs=runs, epochs=epochs, results=results_by_run, skipped=skipped, folders=folders
+        runs=runs,
+        epochs=epochs,
+        results={r: v for r, v in results_by_run.items() if r in set(runs["run"])},
+        skipped=skipped,
+        folders=folders,
+        duplicates=duplicates,
     )
+
+
+def _drop_duplicates(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Count each run once: a copy of a run folder (same config and seed) is left out, with a
+    warning naming both folders. A complete copy is preferred to an unfinished one."""
+    if runs.empty:
+        return runs, []
+    rank = runs["status"].map({COMPLETE: 0}).fillna(1)
+    ordered = runs.assign(_rank=rank).sort_values(["_rank", "run"], kind="stable")
+    kept = ordered.drop_duplicates("identity")
+    duplicates = []
+    for row in ordered[~ordered.index.isin(kept.index)].itertuples(index=False):
+        counted = kept.loc[kept["identity"] == row.identity, "run"].iloc[0]
+        log.warning(
+            "%s holds the same run (config and seed) as %s: counted once, as %s",
+            row.run,
+            counted,
+            counted,
+        )
+        duplicates.append((counted, row.run))
+    return runs.loc[sorted(kept.index)].reset_index(drop=True), duplicates

@@ -37,6 +37,24 @@ def colours(groups: list[str]) -> dict[str, tuple]:
     return {g: palette(i % 10) for i, g in enumerate(groups)}
 
 
+# Beyond this many groups, side-by-side panels become too narrow to read: figures wrap their
+# panels into rows, or switch to one compact plot.
+WIDE = 4
+
+
+def _panels(n: int, width: float, height: float, ncols: int = WIDE, **kwargs):
+    """A figure of n panels in rows of at most ncols; panels left over are hidden."""
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs
+    )
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def _spread(values: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Mean, minimum and maximum over seeds per epoch.
 
@@ -189,8 +207,8 @@ def per_class_accuracy(per_class: pd.DataFrame, order: list[str]) -> Figure:
 
 def confusion_matrices(matrices: dict[str, tuple], order: list[str]) -> Figure:
     """Row-normalised confusion matrix per group (summed over seeds): where errors go."""
-    fig, axes = plt.subplots(1, len(order), figsize=(5.6 * len(order), 5.2), squeeze=False)
-    for ax, group in zip(axes[0], order, strict=True):
+    fig, axes = _panels(len(order), 5.6, 5.2)
+    for ax, group in zip(axes, order, strict=True):
         classes, counts = matrices[group]
         rates = 100 * counts / counts.sum(axis=1, keepdims=True).clip(min=1)
         image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=100)
@@ -218,10 +236,8 @@ def confusion_matrices(matrices: dict[str, tuple], order: list[str]) -> Figure:
 
 def loss_curves(epochs: pd.DataFrame, order: list[str]) -> Figure:
     """Train versus test loss per epoch, one panel per group (mean over seeds)."""
-    fig, axes = plt.subplots(
-        1, len(order), figsize=(4.4 * len(order), 3.8), squeeze=False, sharey=True
-    )
-    for ax, group in zip(axes[0], order, strict=True):
+    fig, axes = _panels(len(order), 4.4, 3.8, sharey=True)
+    for ax, group in zip(axes, order, strict=True):
         data = epochs[epochs["group"] == group]
         for column, style, name in (
             ("train_loss", "-", "train (dropout on)"),
@@ -245,7 +261,8 @@ def loss_curves(epochs: pd.DataFrame, order: list[str]) -> Figure:
             )
         ax.set(xlabel="epoch", title=group)
         ax.legend(loc="upper right")
-    axes[0][0].set_ylabel("cross-entropy loss (mean per image)")
+    for ax in axes[:: min(len(axes), WIDE)]:
+        ax.set_ylabel("cross-entropy loss (mean per image)")
     fig.suptitle("Train and test loss per epoch (mean over seeds; band: min to max)")
     fig.tight_layout()
     return fig
@@ -258,3 +275,184 @@ def save(fig: Figure, out: Path, name: str) -> list[Path]:
         fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+# --- figures of a grid: cells are the combinations of every factor but the dataset ----------
+
+
+def _dataset_colours(datasets: list[str]) -> dict[str, tuple]:
+    return {d: plt.get_cmap("tab10")(i) for i, d in enumerate(datasets)}
+
+
+def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
+    """Small multiples: one panel per cell, a line per dataset (mean, band: seed range)."""
+    cells = list(dict.fromkeys(summary["cell"]))
+    labels = list(dict.fromkeys(summary["dataset_label"]))
+    palette = _dataset_colours(labels)
+    fig, axes = _panels(len(cells), 3.6, 3.0, sharex=True, sharey=True)
+    for ax, cell in zip(axes, cells, strict=True):
+        for row in summary[summary["cell"] == cell].itertuples(index=False):
+            data = epochs[epochs["group"] == row.group]
+            mean, low, high = _spread(data.assign(value=data["test_acc"] * 100))
+            colour = palette[row.dataset_label]
+            ax.plot(mean.index, mean, color=colour, lw=1.6, label=row.dataset_label)
+            ax.fill_between(mean.index, low, high, color=colour, alpha=0.25, lw=0)
+        ax.axhline(TARGET * 100, color="black", ls="--", lw=0.8)
+        ax.set_title(cell, fontsize=9)
+    for ax in axes[:: min(len(axes), WIDE)]:
+        ax.set_ylabel("test accuracy (%)")
+    for ax in axes[-min(len(axes), WIDE) :]:
+        ax.set_xlabel("epoch")
+    handles, names = axes[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="black", ls="--", lw=0.8))
+    names.append("99% (the chapter's claim)")
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8)
+    fig.suptitle("Test accuracy per epoch, one panel per cell (mean over seeds; band: min to max)")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """One row per cell, one panel per dataset on its own scale: seeds, mean and interval."""
+    labels = list(dict.fromkeys(summary["dataset_label"]))
+    cells = list(dict.fromkeys(summary["cell"]))
+    palette = _dataset_colours(labels)
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(4.6 * len(labels), 0.42 * len(cells) + 1.6), squeeze=False
+    )
+    for ax, label in zip(axes[0], labels, strict=True):
+        rows = summary[summary["dataset_label"] == label].set_index("cell")
+        for y, cell in enumerate(cells[::-1]):
+            if cell not in rows.index:
+                continue
+            row = rows.loc[cell]
+            seeds = runs.loc[runs["group"] == row["group"], "final_test_acc"] * 100
+            ax.scatter(seeds, np.full(len(seeds), y + 0.18), s=12, color="black", alpha=0.6)
+            mean = row["final_acc_mean"] * 100
+            low, high = row["final_acc_ci_low"] * 100, row["final_acc_ci_high"] * 100
+            err = None if np.isnan(low) else [[mean - low], [high - mean]]
+            ax.errorbar(mean, y, xerr=err, fmt="o", ms=5, capsize=3, color=palette[label])
+            ax.annotate(
+                f"{mean:.2f}",
+                (mean, y),
+                xytext=(0, -9),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=7,
+            )
+        ax.set_yticks(range(len(cells)), cells[::-1], fontsize=8)
+        ax.set_ylim(-0.8, len(cells) - 0.4)
+        ax.set(xlabel="final test accuracy (%)", title=label)
+        ax.grid(axis="y", alpha=0)
+    handles = [
+        plt.Line2D([], [], marker="o", color="grey", ls="", label=f"mean ± {CI_LABEL}"),
+        plt.Line2D([], [], marker="o", ms=4, color="black", alpha=0.6, ls="", label="one seed"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8)
+    fig.suptitle("Final test accuracy per cell (each dataset on its own scale)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
+    """Per-class final accuracy, a row per cell and a panel per dataset."""
+    labels = list(dict.fromkeys(summary["dataset_label"]))
+    cells = list(dict.fromkeys(summary["cell"]))
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(6.2 * len(labels), 0.4 * len(cells) + 2.4), squeeze=False
+    )
+    for ax, label in zip(axes[0], labels, strict=True):
+        groups = summary[summary["dataset_label"] == label].set_index("cell")["group"]
+        rows = [c for c in cells if c in groups.index]
+        data = per_class[per_class["group"].isin(groups)]
+        classes = list(dict.fromkeys(data["class"]))
+        table = (
+            data.pivot(index="group", columns="class", values="acc_mean")
+            .reindex(index=[groups[c] for c in rows], columns=classes)
+            .to_numpy()
+            * 100
+        )
+        image = ax.imshow(table, cmap="viridis", vmin=max(0, np.nanmin(table) - 2), vmax=100)
+        for (i, j), value in np.ndenumerate(table):
+            ax.text(
+                j,
+                i,
+                f"{value:.0f}",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="black"
+                if value > np.nanmin(table) + 0.6 * (100 - np.nanmin(table))
+                else "white",
+            )
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_title(label)
+        ax.grid(False)
+        fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="test accuracy (%)")
+    fig.suptitle("Final test accuracy per class and cell (mean over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | None) -> Figure:
+    """Top: final accuracy per level of x, a line per dataset, one panel per level of panel,
+    with 95% intervals. Bottom: the gap between the datasets per level, with Welch intervals;
+    dashed: the chapter's cell's gap."""
+    panels = list(dict.fromkeys(summary[panel])) if panel else [None]
+    levels = list(dict.fromkeys(summary[x]))
+    positions = np.arange(len(levels))  # numbers, not categories: one order in every panel
+    labels = list(dict.fromkeys(summary["dataset_label"]))
+    palette = _dataset_colours(labels)
+    fig, axes = plt.subplots(
+        2,
+        len(panels),
+        figsize=(3.6 * len(panels) + 1.2, 6.6),
+        squeeze=False,
+        sharey="row",
+        height_ratios=[3, 2],
+    )
+    reference = gaps[gaps.get("reference", pd.Series(dtype=str)).eq("chapter's cell")]
+    for top, bottom, level in zip(axes[0], axes[1], panels, strict=True):
+        block = summary if panel is None else summary[summary[panel] == level]
+        for label in labels:
+            rows = block[block["dataset_label"] == label].set_index(x).reindex(levels)
+            mean = rows["final_acc_mean"] * 100
+            err = [mean - rows["final_acc_ci_low"] * 100, rows["final_acc_ci_high"] * 100 - mean]
+            top.errorbar(
+                positions, mean, yerr=err, marker="o", capsize=4, color=palette[label], label=label
+            )
+        top.set_title(f"{panel}={level}" if panel else "all cells")
+        gap = gaps if panel is None else gaps[gaps[panel] == level]
+        gap = gap.set_index(x).reindex(levels)
+        g = gap["gap"] * 100
+        bottom.errorbar(
+            positions,
+            g,
+            yerr=[g - gap["gap_ci_low"] * 100, gap["gap_ci_high"] * 100 - g],
+            marker="s",
+            capsize=4,
+            color="black",
+            label=f"gap, {CONFIDENCE:.0%} CI (Welch)",
+        )
+        if len(reference):
+            bottom.axhline(
+                reference["gap"].iloc[0] * 100,
+                color="grey",
+                ls="--",
+                lw=1,
+                label="the chapter's cell's gap",
+            )
+        bottom.set_xlabel(x)
+        for ax in (top, bottom):
+            ax.set_xticks(positions, levels)
+            ax.set_xlim(-0.4, len(levels) - 0.6)
+    axes[0][0].set_ylabel("final test accuracy (%)")
+    axes[1][0].set_ylabel(f"gap {' - '.join(labels[:2])} (points)")
+    h1, l1 = axes[0][0].get_legend_handles_labels()
+    h2, l2 = axes[1][0].get_legend_handles_labels()
+    fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=len(l1 + l2), fontsize=8)
+    fig.suptitle(f"Does a stronger {x} close the gap? Final test accuracy and the dataset gap")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig

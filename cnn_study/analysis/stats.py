@@ -19,9 +19,22 @@ CONFIDENCE = 0.95
 TARGET = 0.99  # the chapter's claim: about 99% test accuracy
 
 # Keys tried first when naming groups, so that a dataset sweep is grouped by dataset.name
-# rather than by a key that merely moves with it (dataset.mean, dataset.classes...).
-_PRIORITY = ["dataset.name", "model._target_", "optimizer._target_"]
-_NOT_GROUPING = {"seed", "study"}
+# rather than by a key that merely moves with it (dataset.mean, dataset.classes...). The study
+# is a key like any other: runs of two studies are never pooled into one group.
+_PRIORITY = [
+    "dataset.name",
+    "model._target_",
+    "optimizer._target_",
+    "scheduler._target_",
+    "study",
+]
+_NOT_GROUPING = {"seed"}
+# The chapter's cell of a grid: its model, optimizer and (no) schedule.
+CHAPTER_CELL = {
+    "model._target_": "cnn_study.model.ChapterCNN",
+    "optimizer._target_": "torch.optim.SGD",
+    "scheduler._target_": "torch.optim.lr_scheduler.ConstantLR",
+}
 
 
 def _varying(runs: pd.DataFrame) -> list[str]:
@@ -50,18 +63,33 @@ def group_keys(runs: pd.DataFrame) -> list[str]:
     return keys
 
 
+def factor_name(key: str) -> str:
+    """model._target_ -> model; dataset.name -> dataset; other keys stay as they are."""
+    if key == "dataset.name":
+        return "dataset"
+    return key.removesuffix("._target_")
+
+
+def factor_value(values: pd.Series | dict, key: str, names: dict | None = None) -> str:
+    """A factor's value as a reader knows it: MNIST, cnn_bn, adam, 0.1."""
+    value = values[key]
+    if key == "dataset.name":
+        return str((names or {}).get(value, value))
+    if key.endswith("._target_"):
+        name = values.get(f"{factor_name(key)}_name")
+        return str(name) if isinstance(name, str) else str(value).rsplit(".", 1)[-1]
+    return str(value)
+
+
 def group_label(values: pd.Series | dict, keys: list[str], names: dict | None = None) -> str:
-    """A readable name for a group: 'MNIST', or 'MNIST, optimizer.lr=0.1'.
+    """A readable name for a group: 'MNIST', 'MNIST, optimizer.lr=0.1', 'MNIST, model=cnn_bn'.
 
     names maps a dataset.name (mnist) to its display name (MNIST).
     """
     parts = []
     for key in keys:
-        value = values[key]
-        if key == "dataset.name":
-            parts.append(str((names or {}).get(value, value)))
-        else:
-            parts.append(f"{key}={value}")
+        value = factor_value(values, key, names)
+        parts.append(value if key == "dataset.name" else f"{factor_name(key)}={value}")
     return ", ".join(parts) or "all runs"
 
 
@@ -96,8 +124,13 @@ def summarise(
             {
                 "group": group_label(first, keys, names),
                 **{k: first[k] for k in keys},
+                **{
+                    factor_name(k): factor_value(first, k, names)
+                    for k in keys
+                    if k != "dataset.name"
+                },
                 "dataset": first.get("dataset.name"),
-                "seeds": len(group),
+                "seeds": group["seed"].nunique(),
                 "epochs": int(first["trainer.epochs"]),
                 "final_acc_mean": mean,
                 "final_acc_std": std,
@@ -113,6 +146,7 @@ def summarise(
                 "seeds_final_reaching_99": int((group["final_test_acc"] >= TARGET).sum()),
                 "train_seconds_mean": float(group["train_seconds"].mean()),
                 "train_seconds_total": float(group["train_seconds"].sum()),
+                "parameters": first.get("parameters"),
             }
         )
     return pd.DataFrame(rows)
@@ -159,27 +193,83 @@ def dataset_order(names) -> list[str]:
     return sorted(set(names), key=lambda n: (n != "mnist", n))
 
 
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment: family-wise error held at the nominal level."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(len(p), math.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def contrast(samples: list[np.ndarray], weights: list[float]) -> dict[str, float]:
+    """sum(w_i * mean_i) over independent samples, with a Welch-Satterthwaite 95% interval
+    and t-test; e.g. a difference of two gaps: weights [1, -1, -1, 1]."""
+    estimate = float(sum(w * np.mean(x) for w, x in zip(weights, samples, strict=True)))
+    nan = {"ci_low": math.nan, "ci_high": math.nan, "t": math.nan, "df": math.nan, "p": math.nan}
+    if any(len(x) < 2 for x in samples):
+        return {"estimate": estimate, **nan}
+    parts = [w * w * np.var(x, ddof=1) / len(x) for w, x in zip(weights, samples, strict=True)]
+    se = math.sqrt(sum(parts))
+    if se == 0:
+        return {"estimate": estimate, **nan, "ci_low": estimate, "ci_high": estimate}
+    df = sum(parts) ** 2 / sum(v * v / (len(x) - 1) for v, x in zip(parts, samples, strict=True))
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, df) * se
+    t = estimate / se
+    return {
+        "estimate": estimate,
+        "ci_low": estimate - half,
+        "ci_high": estimate + half,
+        "t": t,
+        "df": df,
+        "p": float(2 * stats.t.sf(abs(t), df)),
+    }
+
+
+def reference_cell(cells: list[dict]) -> int | None:
+    """Index of the chapter's cell (its model, optimizer and schedule) among cells of the
+    other factors, or None where no cell is the chapter's."""
+    for i, cell in enumerate(cells):
+        if all(cell.get(k, v) == v for k, v in CHAPTER_CELL.items()):
+            return i
+    return None
+
+
 def gaps(runs: pd.DataFrame, keys: list[str], names: dict | None = None) -> pd.DataFrame:
-    """Final-accuracy gaps between datasets, within groups equal in every other key."""
+    """Final-accuracy gaps between datasets, within cells equal in every other key.
+
+    Where there are several cells (a grid), each gap is also compared with the chapter's
+    cell's gap: the difference of the two gaps, with its Welch-Satterthwaite interval and
+    t-test, answers "does this model or optimizer close the gap?". p-values are adjusted
+    with Holm's method, separately for the gaps and for the gap differences.
+    """
     names = names or {}
     if "dataset.name" not in keys or runs["dataset.name"].nunique() < 2:
         return pd.DataFrame()
     others = [k for k in keys if k != "dataset.name"]
-    blocks = runs.groupby(others, dropna=False, sort=False) if others else [((), runs)]
-    rows = []
+    blocks = list(runs.groupby(others, dropna=False, sort=False)) if others else [((), runs)]
+    rows, samples = [], []
     for _, block in blocks:
         datasets = dataset_order(block["dataset.name"])
         for i, a in enumerate(datasets):
             for b in datasets[i + 1 :]:
-                acc_a = block.loc[block["dataset.name"] == a, "final_test_acc"].to_numpy(float)
-                acc_b = block.loc[block["dataset.name"] == b, "final_test_acc"].to_numpy(float)
-                context = group_label(block.iloc[0], others) if others else ""
+                acc_a = _finals(block, a)
+                acc_b = _finals(block, b)
+                first = block.iloc[0]
+                context = group_label(first, others, names) if others else ""
                 rows.append(
                     {
                         "comparison": f"{names.get(a, a)} - {names.get(b, b)}"
                         + (f" ({context})" if context else ""),
+                        **{factor_name(k): factor_value(first, k, names) for k in others},
                         "a": a,
                         "b": b,
+                        "a_label": names.get(a, a),
+                        "b_label": names.get(b, b),
                         "seeds_a": len(acc_a),
                         "seeds_b": len(acc_b),
                         "mean_a": float(acc_a.mean()),
@@ -187,7 +277,42 @@ def gaps(runs: pd.DataFrame, keys: list[str], names: dict | None = None) -> pd.D
                         **welch(acc_a, acc_b),
                     }
                 )
-    return pd.DataFrame(rows)
+                samples.append(((a, b), {k: first[k] for k in others}, acc_a, acc_b))
+    table = pd.DataFrame(rows)
+    if len(blocks) < 2:
+        return table
+    table["p_holm"] = holm(table["p_value"])
+    table["reference"] = ""
+    columns = ["gap_minus_chapter", "diff_ci_low", "diff_ci_high", "diff_t", "diff_df", "diff_p"]
+    for column in columns:
+        table[column] = math.nan
+    for pair in {s[0] for s in samples}:
+        members = [i for i, s in enumerate(samples) if s[0] == pair]
+        ref = reference_cell([samples[i][1] for i in members])
+        if ref is None:
+            continue
+        ref = members[ref]
+        table.loc[ref, "reference"] = "chapter's cell"
+        for i in members:
+            if i == ref:
+                continue
+            _, _, acc_a, acc_b = samples[i]
+            _, _, ref_a, ref_b = samples[ref]
+            c = contrast([acc_a, acc_b, ref_a, ref_b], [1, -1, -1, 1])
+            table.loc[i, columns] = [
+                c["estimate"],
+                c["ci_low"],
+                c["ci_high"],
+                c["t"],
+                c["df"],
+                c["p"],
+            ]
+    table["diff_p_holm"] = holm(table["diff_p"])
+    return table
+
+
+def _finals(block: pd.DataFrame, dataset: str) -> np.ndarray:
+    return block.loc[block["dataset.name"] == dataset, "final_test_acc"].to_numpy(float)
 
 
 def per_class(
