@@ -153,7 +153,7 @@ def test_the_report_answers_in_sentences_made_from_the_numbers(grid):
     report = (grid / "report.md").read_text()
     assert "does a stronger model close the gap?" in report
     # the chapter's cell: 99.0 - 88.5 = 10.5 points; the smallest gap is cnn_bn + adam's 6.8
-    assert "the gap MNIST − FashionMNIST is **10.50 points**" in report
+    assert "the gap MNIST - FashionMNIST is **10.50 points**" in report
     assert "The smallest gap is **6.80 points** with cnn_bn + adam" in report
     assert "**No cell closes the gap**" in report
     assert "Holm" in report and "not the chapter's 40" in report

@@ -18,7 +18,7 @@ LEVEL = f"{CONFIDENCE:.0%}"
 
 
 def _signed(value: float) -> str:
-    return f"{'+' if value >= 0 else '−'}{abs(100 * value):.2f}"
+    return f"{'+' if value >= 0 else '-'}{abs(100 * value):.2f}"
 
 
 def _interval(low: float, high: float) -> str:
@@ -58,7 +58,7 @@ def gap_difference_table(gaps: pd.DataFrame, factors: list[str]) -> pd.DataFrame
                 for lo, hi in zip(gaps["gap_ci_low"], gaps["gap_ci_high"], strict=True)
             ],
             "p (Holm)": gaps["p_holm"].map(p_value),
-            "gap − chapter's gap": [
+            "gap - chapter's gap": [
                 "reference" if ref else ("n/a" if math.isnan(d) else _signed(d))
                 for d, ref in zip(gaps["gap_minus_chapter"], gaps["reference"], strict=True)
             ],
@@ -117,7 +117,7 @@ def gap_sentences(gaps: pd.DataFrame, factors: list[str], epochs: int) -> list[s
         r = ref.iloc[0]
         lines.append(
             f"- In the chapter's cell ({_cell_name(r, factors)}, {epochs} epochs) the gap "
-            f"{r['a_label']} − {r['b_label']} is **{points(r['gap'])} points** "
+            f"{r['a_label']} - {r['b_label']} is **{points(r['gap'])} points** "
             f"({LEVEL} CI {_interval(r['gap_ci_low'], r['gap_ci_high'])})."
         )
     smallest = gaps.loc[gaps["gap"].idxmin()]

@@ -373,7 +373,9 @@ def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
             .to_numpy()
             * 100
         )
-        image = ax.imshow(table, cmap="viridis", vmin=max(0, np.nanmin(table) - 2), vmax=100)
+        image = ax.imshow(
+            table, cmap="viridis", vmin=max(0, np.nanmin(table) - 2), vmax=100, aspect="auto"
+        )
         for (i, j), value in np.ndenumerate(table):
             ax.text(
                 j,
