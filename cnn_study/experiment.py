@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 import socket
 import subprocess
 import time
@@ -23,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from cnn_study import loggers
 from cnn_study.data import Dataset, load_dataset
 from cnn_study.errors import StudyError
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
@@ -45,6 +47,7 @@ class Launch:
     host: str = field(default_factory=socket.gethostname)
     overrides: Sequence[str] = ()
     hydra_config: DictConfig | None = None
+    slot: int = 0  # the job's number in its sweep: which GPU it takes where there are several
 
 
 def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> dict[str, Any]:
@@ -56,6 +59,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
     launch = launch or Launch()
     try:
         validate(cfg)
+        loggers.check_available(cfg.logger)  # a missing package stops the run before anything
     except StudyError as exc:
         log.error("invalid config: %s", exc)  # into the log Hydra opened in run_dir
         raise
@@ -78,9 +82,9 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
 def _run_locked(
     cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
 ) -> dict[str, Any]:
-    checkpoint = _inspect(cfg, config, folder, launch)
-    if isinstance(checkpoint, dict) and "final_test_acc" in checkpoint:
-        return checkpoint  # a finished run's results: skipped
+    finished, checkpoint = _inspect(cfg, config, folder, launch)
+    if finished is not None:
+        return finished
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_hydra_files(cfg, launch.hydra_config, launch.overrides)
     folder.archive_failure()
@@ -92,52 +96,59 @@ def _run_locked(
         raise
 
 
-def _inspect(cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch):
-    """What the folder holds, and what to do with it: the finished run's results (skip), the
-    last checkpoint (resume), or None (start). force=true moves aside only what cannot be
-    kept: another config, unreadable files, or a run finished by another job."""
+Found = tuple[dict[str, Any] | None, dict[str, Any] | None]  # (finished results, checkpoint)
+
+
+def _inspect(cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch) -> Found:
+    """What the folder holds: a finished run (skip it), a checkpoint (resume), or nothing
+    (start). force=true moves aside only what cannot be kept: another config, unreadable
+    files, or a run finished by another job."""
     try:
         saved = folder.read_config()
-        checkpoint = folder.load_checkpoint() if saved is not None else None
     except StudyError as exc:
-        if not cfg.force:
-            raise
-        _move_aside(folder, f"it could not be read ({exc})")
-        return None
+        return _forced(cfg, folder, exc)
     if saved is None:
-        return None
+        return None, None
     differences = config_differences(saved, config)
-    finished = folder.is_finished()
     if differences:
-        if not cfg.force:
-            raise StudyError(
-                f"{folder.path} holds a run with another config "
-                f"(differs in: {', '.join(differences)}); rerun with that config, choose "
-                "another study=NAME, or add force=true to move the old run aside"
-            )
-        _move_aside(folder, f"it holds another config (differs in: {', '.join(differences)})")
-        return None
-    if finished:
+        problem = StudyError(
+            f"{folder.path} holds a run with another config "
+            f"(differs in: {', '.join(differences)}); rerun with that config, choose "
+            "another study=NAME, or add force=true to move the old run aside"
+        )
+        return _forced(cfg, folder, problem)
+    if folder.is_finished():
         results = folder.read_results()
         if cfg.force and not (launch.job_id and results.get("job_id") == launch.job_id):
             _move_aside(folder, "force=true retrains a finished run")
-            return None
+            return None, None
         log.info(
             "skipped %s: already finished (final test accuracy %.4f)",
             folder.path,
             results["final_test_acc"],
         )
-        return results
+        return results, None
     # Unfinished, same config: resume, force or not. A requeued or retried job that was
     # started with force=true must not throw away its own progress.
-    return checkpoint
+    try:
+        return None, folder.load_checkpoint()
+    except StudyError as exc:
+        return _forced(cfg, folder, exc)
+
+
+def _forced(cfg: DictConfig, folder: RunFolder, problem: StudyError) -> Found:
+    """A folder that cannot be kept: an error, or with force=true moved aside for a new run."""
+    if not cfg.force:
+        raise problem
+    _move_aside(folder, re.split(r"; |: rerun", str(problem))[0])
+    return None, None
 
 
 def _move_aside(folder: RunFolder, why: str) -> None:
     aside = folder.move_aside()
     folder.path.mkdir(parents=True)
     _reopen_log_files(folder.path)
-    log.warning("force=true: moved %s aside to %s, as %s", folder.path, aside, why)
+    log.warning("force=true: moved %s aside to %s (%s)", folder.path, aside, why)
 
 
 def _train(
@@ -148,7 +159,7 @@ def _train(
     checkpoint: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """cfg and config are the same settings: config resolved once into plain containers."""
-    device = resolve_device(cfg.trainer.device)
+    device = resolve_device(cfg.trainer.device, launch.slot)
     threads = resolve_threads(cfg.trainer.num_threads, launch.parallel_jobs)
     configure_torch(threads, cfg.trainer.deterministic)
     started = time.perf_counter()
@@ -179,6 +190,33 @@ def _train(
         len(data.test),
     )
 
+    live = loggers.open_logger(
+        config["logger"], folder.path, _run_name(folder, cfg), _hparams(config, launch), history
+    )
+    try:
+        last = _epochs(cfg, model, optimizer, scheduler, batch_order, data, folder, history, live)
+        results = _results(
+            config,
+            data,
+            model,
+            history,
+            last,
+            device,
+            threads,
+            launch,
+            time.perf_counter() - started,
+        )
+        folder.write_results(results)
+        live.log_final(results)
+    finally:
+        live.close()
+    log.info("finished %s: final test accuracy %.4f", folder.path, results["final_test_acc"])
+    return results
+
+
+def _epochs(cfg, model, optimizer, scheduler, batch_order, data, folder, history, live):
+    """The remaining epochs; each one checkpointed, written and logged. The last evaluation."""
+    device = data.train.labels.device
     last: Evaluation | None = None
     epochs = tqdm(
         range(len(history) + 1, cfg.trainer.epochs + 1),
@@ -189,14 +227,13 @@ def _train(
         disable=None if cfg.trainer.progress else True,
         dynamic_ncols=True,
     )
+    train, test = _steps(cfg, model, optimizer, data, device)
     for epoch in epochs:
         epoch_start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = train_epoch(
-            model, optimizer, data.train, cfg.trainer.batch_size, batch_order
-        )
+        train_loss, train_acc = train(batch_order)
         scheduler.step()  # per epoch: the rate of the next epoch
-        last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
+        last = test()
         history.append(
             {
                 "epoch": epoch,
@@ -210,6 +247,7 @@ def _train(
         )
         folder.save_checkpoint(_checkpoint(model, optimizer, scheduler, batch_order, history))
         folder.write_metrics(history)
+        live.log_epoch(history[-1])
         epochs.set_postfix(test_acc=f"{last.accuracy:.4f}", loss=f"{train_loss:.3f}")
         log.info(
             "epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)",
@@ -225,12 +263,57 @@ def _train(
 
     if last is None:  # a crash after the last checkpoint but before results.json
         last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
-    results = _results(
-        config, data, model, history, last, device, threads, launch, time.perf_counter() - started
-    )
-    folder.write_results(results)
-    log.info("finished %s: final test accuracy %.4f", folder.path, results["final_test_acc"])
-    return results
+    return last
+
+
+def _run_name(folder: RunFolder, cfg: DictConfig) -> str:
+    """The run folder's path below the outputs, as runs are named in loggers: grid/mnist/..."""
+    try:
+        return str(folder.path.absolute().relative_to(Path(cfg.paths.output_dir).absolute()))
+    except ValueError:
+        return folder.path.name
+
+
+def _hparams(config: dict[str, Any], launch: Launch) -> dict[str, Any]:
+    """What a sweep's runs are compared by, flat: the choices and the recipe's numbers."""
+    choices = launch.hydra_config.runtime.choices if launch.hydra_config is not None else {}
+
+    def chosen(group: str) -> str:
+        return str(choices.get(group) or config[group]["_target_"].rsplit(".", 1)[-1])
+
+    hparams = {
+        "study": config["study"],
+        "dataset": config["dataset"]["name"],
+        "model": chosen("model"),
+        "optimizer": chosen("optimizer"),
+        "scheduler": chosen("scheduler"),
+        "epochs": config["trainer"]["epochs"],
+        "batch_size": config["trainer"]["batch_size"],
+        "seed": config["seed"],
+    }
+    for key, value in config["optimizer"].items():
+        if not key.startswith("_"):
+            hparams[f"optimizer.{key}"] = value
+    return hparams
+
+
+def _steps(cfg: DictConfig, model, optimizer, data: Dataset, device: torch.device):
+    """One epoch of training and one evaluation, as CUDA graphs where asked for and possible."""
+    classes = len(data.classes)
+    if cfg.trainer.cuda_graphs and device.type == "cuda":
+        from cnn_study.graphs import GraphedEvaluation, GraphedTraining
+
+        graphed = GraphedTraining(model, optimizer, data.train, cfg.trainer.batch_size)
+        evaluation = GraphedEvaluation(model, data.test, cfg.trainer.eval_batch_size, classes)
+        return graphed.train_epoch, evaluation
+
+    def train(generator: torch.Generator) -> tuple[float, float]:
+        return train_epoch(model, optimizer, data.train, cfg.trainer.batch_size, generator)
+
+    def test() -> Evaluation:
+        return evaluate(model, data.test, cfg.trainer.eval_batch_size, classes)
+
+    return train, test
 
 
 def _reopen_log_files(folder: Path) -> None:

@@ -10,10 +10,14 @@ import torch
 from cnn_study.errors import StudyError
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto -> CUDA when present, else CPU; a named device must exist."""
+def resolve_device(name: str, slot: int = 0) -> torch.device:
+    """auto -> CUDA when present (job slot k of a sweep on GPU k mod GPUs), else CPU; a named
+    device must exist."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        count = torch.cuda.device_count()
+        return torch.device(f"cuda:{slot % count}") if count > 1 else torch.device("cuda")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise StudyError(

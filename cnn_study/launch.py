@@ -51,6 +51,7 @@ def from_hydra() -> Launch:
         host=socket.gethostname(),
         overrides=list(hydra.overrides.task),
         hydra_config=hydra,
+        slot=int(hydra.job.get("num") or 0),
     )
 
 

@@ -52,6 +52,7 @@ INCIDENTAL_KEYS = (
     "trainer.num_threads",
     "trainer.progress",
     "trainer.eval_batch_size",
+    "trainer.cuda_graphs",
     "logger.",
     "dataset.download",
     "dataset.verify",

@@ -43,6 +43,7 @@ LAUNCHERS = [
     "basic",
     "joblib",
     "parallel",
+    "gpu_shared",
     "submitit_local",
     "slurm_local",
     "submitit_slurm",

@@ -57,3 +57,47 @@ def test_parallel_jobs_follow_the_launcher(monkeypatch, target, launcher, sweepe
     monkeypatch.setattr(launch, "available_cores", lambda: 4)
     hydra = OmegaConf.create({"launcher": {"_target_": target, **launcher}, "sweeper": sweeper})
     assert launch._parallel_jobs(hydra) == expected
+
+
+@pytest.mark.parametrize(
+    ("gpus", "slot", "expected"), [(1, 5, "cuda"), (4, 5, "cuda:1"), (4, 8, "cuda:0")]
+)
+def test_runs_of_a_sweep_spread_over_the_gpus(monkeypatch, gpus, slot, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    assert str(hardware.resolve_device("auto", slot)) == expected
+
+
+def test_the_gpu_shared_preset_splits_the_cores_between_its_runs(monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=["hydra/launcher=gpu_shared", "hydra.launcher.n_jobs=4"],
+            return_hydra_config=True,
+        )
+    monkeypatch.setattr(launch, "available_cores", lambda: 16)
+    monkeypatch.setattr(hardware, "available_cores", lambda: 16)
+    jobs = launch._parallel_jobs(cfg.hydra)
+    assert jobs == 4 and hardware.resolve_threads("auto", jobs) == 4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_graphed_training_runs_every_sample_and_matches_eager_shapes():
+    from cnn_study.data import Split
+    from cnn_study.graphs import GraphedEvaluation, GraphedTraining
+    from cnn_study.model import ChapterCNN
+
+    device = torch.device("cuda")
+    images = torch.randn(200, 1, 28, 28, device=device)
+    labels = torch.randint(0, 10, (200,), device=device)
+    model = ChapterCNN().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    steps = GraphedTraining(model, optimizer, Split(images, labels), 64)  # 3 full + 8 left
+    loss, acc = steps.train_epoch(torch.Generator().manual_seed(0))
+    assert loss > 0 and 0 <= acc <= 1
+    evaluation = GraphedEvaluation(model, Split(images, labels), 64, 10)()
+    assert evaluation.confusion.sum() == 200
