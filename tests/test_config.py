@@ -102,3 +102,27 @@ def test_the_smoke_experiment_shrinks_the_run_into_its_own_study():
     assert cfg.study == "smoke" and cfg.trainer.epochs == 1
     assert (cfg.dataset.train_limit, cfg.dataset.test_limit) == (2000, 1000)
     assert cfg.dataset.name == "fashion" and cfg.optimizer.lr == 0.01  # the rest is the recipe
+
+
+@pytest.mark.parametrize("scheduler", options("scheduler"))
+@pytest.mark.parametrize("optimizer", options("optimizer"))
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_optimizer_and_scheduler_trains_a_step(make_cfg, model, optimizer, scheduler):
+    cfg = make_cfg(f"model={model}", f"optimizer={optimizer}", f"scheduler={scheduler}")
+    torch.manual_seed(0)
+    net = instantiate(cfg.model)
+    opt = instantiate(cfg.optimizer)(net.parameters())
+    sched = instantiate(cfg.scheduler)(opt)
+    before = [p.detach().clone() for p in net.parameters()]
+    images, labels = torch.randn(8, 1, 28, 28), torch.arange(8) % 10
+    loss = torch.nn.functional.cross_entropy(net(images), labels)
+    loss.backward()
+    opt.step()
+    sched.step()
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(a, p) for a, p in zip(before, net.parameters(), strict=True))
+    lr = opt.param_groups[0]["lr"]
+    if scheduler == "none":
+        assert lr == cfg.optimizer.lr  # exactly: the chapter's rate, untouched
+    else:
+        assert lr < cfg.optimizer.lr

@@ -174,3 +174,32 @@ def test_a_tampered_checkpoint_is_refused_not_executed(make_cfg, tmp_path, capsy
     with pytest.raises(StudyError, match="checkpoint.pt cannot be loaded .*force=true"):
         experiment.run(cfg, tmp_path / "run")
     assert "code ran" not in capsys.readouterr().out
+
+
+def test_a_cosine_schedule_resumes_exactly(make_cfg, tmp_path, monkeypatch):
+    import math
+
+    cfg = make_cfg("trainer.epochs=4", "scheduler=cosine", "seed=5")
+    experiment.run(cfg, tmp_path / "whole")
+    real = experiment.train_epoch
+    trained = []
+
+    def stop_in_epoch_3(*args, **kwargs):
+        trained.append(1)
+        if len(trained) == 3:
+            raise Interrupted("killed during epoch 3")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "train_epoch", stop_in_epoch_3)
+    with pytest.raises(Interrupted):
+        experiment.run(cfg, tmp_path / "resumed")
+    trained.clear()
+    monkeypatch.setattr(
+        experiment, "train_epoch", lambda *a, **k: trained.append(1) or real(*a, **k)
+    )
+    experiment.run(cfg, tmp_path / "resumed")
+    assert len(trained) == 2  # epochs 3 and 4: it resumed
+    whole, resumed = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "resumed")
+    assert without_time(resumed) == without_time(whole)
+    lrs = [float(r["lr"]) for r in whole]
+    assert lrs == pytest.approx([0.01 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])

@@ -373,14 +373,7 @@ def _report_blocks(collection, runs, summary, gap, classes, tables, paths, comma
             Path("per_class_accuracy.png"),
             "Final test accuracy per class, mean over seeds (whiskers: min to max).",
         ),
-        B.Figure(
-            Path("confusion_matrices.png"),
-            "Where each true class is predicted, in % of that class, all seeds pooled.",
-        ),
-        B.Figure(
-            Path("loss_curves.png"),
-            "Training loss (dropout on) and test loss per epoch, mean over seeds.",
-        ),
+        *_errors_and_losses(),
         B.Heading("What was run"),
         B.Paragraph(
             "Groups differ in: "
@@ -457,6 +450,19 @@ def _worst_classes(classes: pd.DataFrame) -> str:
         )
         lines.append(f"- **{group}**: the three hardest classes are {items}.")
     return "\n".join(lines)
+
+
+def _errors_and_losses() -> list[report.Block]:
+    return [
+        report.Figure(
+            Path("confusion_matrices.png"),
+            "Where each true class is predicted, in % of that class, all seeds pooled.",
+        ),
+        report.Figure(
+            Path("loss_curves.png"),
+            "Training loss (dropout on) and test loss per epoch, mean over seeds.",
+        ),
+    ]
 
 
 def _commands(runs: pd.DataFrame, command: str | None) -> list[report.Block]:
@@ -597,14 +603,7 @@ def _grid_blocks(collection, runs, summary, gap, tables, paths, command, cell_ke
             Path("per_class_accuracy.png"),
             "Final test accuracy per class and cell, mean over seeds.",
         ),
-        B.Figure(
-            Path("confusion_matrices.png"),
-            "Where each true class is predicted, in % of that class, all seeds pooled.",
-        ),
-        B.Figure(
-            Path("loss_curves.png"),
-            "Training loss (dropout on) and test loss per epoch, mean over seeds.",
-        ),
+        *_errors_and_losses(),
         B.Heading("What was run"),
         B.Paragraph(
             "Cells differ in: "
