@@ -217,13 +217,17 @@ def test_runs_of_two_studies_are_never_pooled(tmp_path):
     assert main([str(tmp_path), "--out", str(tmp_path / "an")]) == 0
     summary = pd.read_csv(tmp_path / "an" / "summary.csv")
     assert len(summary) == 2 and (summary["seeds"] == 2).all()
-    assert sorted(summary["group"]) == ["MNIST, study=first", "MNIST, study=second"]
+    assert sorted(summary["group"]) == ["study=first", "study=second"]
 
 
 def test_records_are_portable_and_commands_rerunnable(tmp_path, monkeypatch):
     runs = tmp_path / "outputs"
     for seed in range(2):
-        write_run(runs, "mnist", seed, curve(0.99), overrides={"study": "my study"}, test_size=1000)
+        folder = write_run(
+            runs, "mnist", seed, curve(0.99), overrides={"study": "my study"}, test_size=1000
+        )
+        overrides = folder.path / ".hydra" / "overrides.yaml"
+        overrides.write_text(overrides.read_text() + "- study=my study\n")
     monkeypatch.chdir(tmp_path)
     assert main(["outputs", "--out", "mine"]) == 0
     table = pd.read_csv(tmp_path / "mine" / "runs.csv")

@@ -180,7 +180,8 @@ def per_class_accuracy(per_class: pd.DataFrame, order: list[str]) -> Figure:
         data = per_class[per_class["group"] == group]
         y = np.arange(len(data))[::-1]
         mean = data["acc_mean"] * 100
-        err = [mean - data["acc_min"] * 100, data["acc_max"] * 100 - mean]
+        # clipped: the mean of equal values can sit a rounding error above their minimum
+        err = np.clip([mean - data["acc_min"] * 100, data["acc_max"] * 100 - mean], 0, None)
         ax.barh(
             y,
             mean,
@@ -330,7 +331,7 @@ def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
             ax.scatter(seeds, np.full(len(seeds), y + 0.18), s=12, color="black", alpha=0.6)
             mean = row["final_acc_mean"] * 100
             low, high = row["final_acc_ci_low"] * 100, row["final_acc_ci_high"] * 100
-            err = None if np.isnan(low) else [[mean - low], [high - mean]]
+            err = None if np.isnan(low) else np.clip([[mean - low], [high - mean]], 0, None)
             ax.errorbar(mean, y, xerr=err, fmt="o", ms=5, capsize=3, color=palette[label])
             ax.annotate(
                 f"{mean:.2f}",
@@ -421,7 +422,11 @@ def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | 
         for label in labels:
             rows = block[block["dataset_label"] == label].set_index(x).reindex(levels)
             mean = rows["final_acc_mean"] * 100
-            err = [mean - rows["final_acc_ci_low"] * 100, rows["final_acc_ci_high"] * 100 - mean]
+            err = np.clip(
+                [mean - rows["final_acc_ci_low"] * 100, rows["final_acc_ci_high"] * 100 - mean],
+                0,
+                None,
+            )
             top.errorbar(
                 positions, mean, yerr=err, marker="o", capsize=4, color=palette[label], label=label
             )

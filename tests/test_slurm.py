@@ -1,0 +1,415 @@
+"""The slurm launcher preset on a real SLURM cluster: sweeps, pre-emption and time limits.
+
+Needs a cluster whose `debug` partition has a node up: `bash scripts/slurm-local.sh start`
+makes one on this machine. Where no cluster answers, every test here is skipped with the
+reason. Jobs run as submitit array tasks through `hydra/launcher=slurm`, exactly as a user's
+sweep would; the submitting process blocks until they finish, so tests that act on a running
+job start the sweep in the background.
+
+The local cluster has no accounting database (sacct answers that storage is disabled), so
+jobs are looked up with scontrol, which keeps finished jobs for MinJobAge (10 minutes).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, make_dataset, run_cli, tiny_overrides
+
+PARTITION = "debug"
+SLURM = [
+    "hydra/launcher=slurm",
+    f"hydra.launcher.partition={PARTITION}",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+]
+UP_STATES = {"idle", "mix", "mixed", "alloc", "allocated", "comp", "completing"}
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
+
+
+def _no_cluster_reason() -> str | None:
+    """Why no SLURM cluster can take the tests' jobs here, or None where one can."""
+    start = "start one with `bash scripts/slurm-local.sh start`"
+    for tool in ("sinfo", "sbatch", "scontrol"):
+        if shutil.which(tool) is None:
+            return f"no SLURM cluster: {tool} not found ({start})"
+    try:
+        done = subprocess.run(
+            ["sinfo", "-h", "-p", PARTITION, "-o", "%a %t"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except subprocess.TimeoutExpired:
+        return f"no SLURM cluster answers: sinfo timed out ({start})"
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"no SLURM cluster answers: sinfo failed: {said} ({start})"
+    lines = [line.split() for line in done.stdout.splitlines() if line.strip()]
+    if not lines:
+        return f"the SLURM cluster has no partition {PARTITION!r} ({start})"
+    if not any(avail == "up" and state.rstrip("*~#$@^-") in UP_STATES for avail, state in lines):
+        return f"partition {PARTITION!r} has no node up: sinfo says {done.stdout.strip()!r}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    """Checked once per session; a skip here is reported for every test of this file."""
+    reason = _no_cluster_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def epoch_data(tmp_path_factory) -> Path:
+    """An MNIST look-alike big enough for an epoch to last about a second on one thread."""
+    root = tmp_path_factory.mktemp("epoch_data")
+    make_dataset(root, "MNIST", train=4000, test=500)
+    return root
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def cli_env() -> dict[str, str]:
+    """The environment run_cli gives a command: the data folder comes from the overrides."""
+    return {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
+
+
+def start_cli(*args: str, log: Path) -> subprocess.Popen:
+    """python -m <args> in the background, its output into log."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def submitit_jobs(outputs: Path) -> list[str]:
+    """Job ids of the sweeps under outputs: submitit's folder <study>/.submitit/<id> of each
+    job holds its <id>_submitted.pkl (an array's own folder holds only the sbatch script)."""
+    return sorted(p.parent.name for p in outputs.glob("*/.submitit/*/*_submitted.pkl"))
+
+
+FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED"}
+FINAL_STATES |= {"OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+
+
+def finish_sweep(sweep: subprocess.Popen, outputs: Path, log: Path, timeout: float) -> str:
+    """Wait for a sweep started with start_cli; its output. Fails fast where a job has ended
+    without a result: without an accounting database (no sacct) submitit never learns that
+    such a job is over and would wait for its result forever."""
+    deadline = time.monotonic() + timeout
+    ended_since = None
+    while sweep.poll() is None:
+        if time.monotonic() > deadline:
+            stop(sweep)
+            pytest.fail(f"the sweep took over {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+        jobs = {job: scontrol_job(job) for job in submitit_jobs(outputs)}
+        if jobs and all(job.get("JobState") in FINAL_STATES for job in jobs.values()):
+            ended_since = ended_since or time.monotonic()
+            if time.monotonic() - ended_since > 60:
+                stop(sweep)
+                said = {
+                    job_id: (job.get("JobState"), job.get("ExitCode"), job.get("Restarts"))
+                    for job_id, job in jobs.items()
+                }
+                folders = outputs.glob("*/.submitit/*/*_log.*")
+                tails = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in folders)
+                pytest.fail(
+                    f"jobs ended (state, exit code, restarts) {said}, the sweep waits on:\n{tails}"
+                )
+        else:
+            ended_since = None
+        time.sleep(1)
+    return log.read_text()
+
+
+def cancel(job_ids: list[str]) -> None:
+    if job_ids:
+        subprocess.run(["scancel", *job_ids], capture_output=True, timeout=30)
+
+
+def scontrol_job(job_id: str) -> dict[str, str]:
+    """scontrol show job, as a dict (an array task may be named <array id>_<task>)."""
+    done = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, f"scontrol show job {job_id}: {done.stderr}"
+    return dict(re.findall(r"(\w+)=(\S*)", done.stdout))
+
+
+def job_processes(job_id: str) -> dict[int, str]:
+    """The job's processes on this node (scontrol listpids), with their start times.
+
+    A PID and its start time name one process: a PID reused later is another process.
+    """
+    raw = scontrol_job(job_id)["JobId"]
+    done = subprocess.run(["scontrol", "listpids", raw], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, f"scontrol listpids {raw}: {done.stderr}"
+    pids = [int(line.split()[0]) for line in done.stdout.splitlines()[1:] if line.strip()]
+    return {pid: started for pid in pids if (started := process_start(pid))}
+
+
+def process_start(pid: int) -> str | None:
+    """When a live process started (None for no process, or a zombie: dead, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # from field 3, state
+    return None if fields[0] in "ZX" else fields[19]  # field 22, starttime
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def still_running(processes: dict[int, str]) -> list[int]:
+    return [pid for pid, started in processes.items() if process_start(pid) == started]
+
+
+def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None):
+    """Poll condition() until it returns something true; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the sweep exited ({process.returncode}) while waiting for {what}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    try:
+        with (run_dir / "metrics.csv").open() as f:
+            return list(csv.DictReader(f))
+    except (OSError, csv.Error):
+        return []
+
+
+def without_seconds(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def the_run_dir(outputs: Path) -> Path:
+    (run_dir,) = {p.parent for p in outputs.rglob("cnn_study.log")}
+    return run_dir
+
+
+def resume_of(log: str, epochs: int) -> tuple[int, list[int]]:
+    """(the epoch the last resume started after, the epochs logged after it)."""
+    resumes = list(re.finditer(r"resumed .* after epoch (\d+) of (\d+)", log))
+    assert resumes, f"no resume in the run's log:\n{log}"
+    last = resumes[-1]
+    assert int(last[2]) == epochs
+    trained = [int(n) for n in re.findall(rf"epoch (\d+)/{epochs}\b", log[last.end() :])]
+    return int(last[1]), trained
+
+
+# --- tests --------------------------------------------------------------------------------
+
+
+def test_a_sweep_runs_each_dataset_as_a_slurm_job_and_records_its_id(tmp_path, tiny_data):
+    outputs = tmp_path / "outputs"
+    log = tmp_path / "sweep.log"
+    sweep = start_cli(
+        "cnn_study",
+        "-m",
+        *SLURM,
+        *tiny_overrides(tiny_data, tmp_path),
+        "trainer.epochs=1",
+        "dataset=mnist,fashion",
+        log=log,
+    )
+    try:
+        output = finish_sweep(sweep, outputs, log, timeout=240)
+    finally:  # a sweep that failed or timed out must not leave jobs behind
+        stop(sweep)
+        cancel(submitit_jobs(outputs))
+    assert sweep.returncode == 0, output[-4000:]
+    submitted = submitit_jobs(outputs)
+
+    results = [json.loads(p.read_text()) for p in outputs.rglob("results.json")]
+    assert sorted(r["dataset"] for r in results) == ["fashion", "mnist"]
+    assert len(submitted) == 2 and len({job.split("_")[0] for job in submitted}) == 1  # one array
+    for r in results:
+        assert r["launcher"] == "slurm" and r["epochs_completed"] == 1
+        assert r["job_id"] in submitted, (r["job_id"], submitted)  # submitit's own folder name
+        job = scontrol_job(r["job_id"])  # and SLURM knows it as a finished job of this sweep
+        assert job["JobState"] == "COMPLETED" and job["Partition"] == PARTITION
+        assert job["ArrayJobId"] + "_" + job["ArrayTaskId"] == r["job_id"]
+        assert job["BatchHost"] == r["host"].split(".")[0]
+        assert job["WorkDir"] == str(ROOT)
+
+    analysed = run_cli("cnn_study.analysis", str(outputs), "--out", str(tmp_path / "analysis"))
+    assert analysed.returncode == 0, analysed.stderr[-4000:]
+    report = (tmp_path / "analysis" / "report.md").read_text()
+    assert "hydra/launcher=slurm" in report
+    assert "MNIST" in report and "FashionMNIST" in report
+
+
+def test_b_a_requeued_job_is_killed_and_resumes_to_the_metrics_of_an_uninterrupted_run(
+    tmp_path, epoch_data
+):
+    epochs = 16
+    run = [*tiny_overrides(epoch_data, tmp_path), f"trainer.epochs={epochs}"]
+    outputs = tmp_path / "outputs"
+    sweep = start_cli("cnn_study", "-m", *SLURM, *run, log=tmp_path / "sweep.log")
+    # The same run without SLURM, alongside, in another output folder.
+    reference = start_cli(
+        "cnn_study", *run, f"paths.output_dir={tmp_path / 'reference'}", log=tmp_path / "ref.log"
+    )
+    try:
+        run_dir = wait_for(
+            lambda: next((p.parent for p in outputs.rglob("metrics.csv")), None),
+            180,
+            "the job's first epoch",
+            sweep,
+        )
+        wait_for(lambda: len(metrics_rows(run_dir)) >= 2, 60, "two epochs", sweep)
+        (job_id,) = submitit_jobs(outputs)
+        processes = job_processes(job_id)
+        assert any("submitit" in command_line(pid) for pid in processes), processes
+
+        requeued_at = time.monotonic()
+        subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=30)
+        # submitit ignores SIGTERM, so the SIGKILL that follows KillWait is what stops it.
+        wait_for(lambda: not still_running(processes), 60, f"job {job_id}'s processes to end")
+        stopped_after = time.monotonic() - requeued_at
+        ps = subprocess.run(
+            ["ps", "-o", "pid=,lstart=,args=", "-p", ",".join(map(str, processes))],
+            capture_output=True,
+            text=True,
+        )
+        assert not still_running(processes), ps.stdout  # anything ps lists here is a reused PID
+        print(f"job {job_id}: old processes gone {stopped_after:.1f} s after the requeue")
+
+        output = finish_sweep(sweep, outputs, tmp_path / "sweep.log", timeout=240)
+        assert sweep.returncode == 0, output[-4000:]
+        assert reference.wait(timeout=120) == 0, (tmp_path / "ref.log").read_text()[-4000:]
+    finally:
+        stop(sweep)
+        stop(reference)
+        cancel(submitit_jobs(outputs))
+
+    job = scontrol_job(job_id)
+    assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) >= 1, job
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["epochs_completed"] == epochs and results["job_id"] == job_id
+
+    log = (run_dir / "cnn_study.log").read_text()
+    resumed_after, trained = resume_of(log, epochs)
+    assert resumed_after >= 2, log
+    assert trained == list(range(resumed_after + 1, epochs + 1)), log
+    print(f"resumed after epoch {resumed_after}, then trained {len(trained)} of {epochs} epochs")
+
+    final = metrics_rows(run_dir)
+    uninterrupted = metrics_rows(the_run_dir(tmp_path / "reference"))
+    assert [int(row["epoch"]) for row in final] == list(range(1, epochs + 1))
+    assert without_seconds(final) == without_seconds(uninterrupted)
+
+
+def job_speed(data: Path, tmp: Path) -> tuple[float, float]:
+    """(seconds to start, seconds per epoch) of a short run of this data as a job here."""
+    started = time.monotonic()
+    done = subprocess.run(
+        ["srun", "-p", PARTITION, "-c", "1", "--mem=1G", "-t", "10", "-J", "calibrate"]
+        + [sys.executable, "-m", "cnn_study", *tiny_overrides(data, tmp)]
+        + ["trainer.epochs=3", f"paths.output_dir={tmp / 'calibration'}"],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-4000:]
+    seconds = [float(row["seconds"]) for row in metrics_rows(the_run_dir(tmp / "calibration"))]
+    return wall - sum(seconds), max(seconds[1:])
+
+
+def test_c_a_job_at_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path, epoch_data):
+    # SLURM checks time limits every 30 s and sends the --signal warning up to 30 s early:
+    # with a 1-minute limit and a 10 s warning, the signal comes 20 to 50 s after the job
+    # starts, and a requeued job (which starts 12 to 20 s after a check) is signalled only at
+    # the second check after it starts, some 40 s later. So a run with 50 s of epochs always
+    # meets the signal in its first job, and usually finishes in its second. The epochs are
+    # counted from the speed of a job on this machine, measured first.
+    startup, epoch = job_speed(epoch_data, tmp_path)
+    if startup + epoch > 15:
+        pytest.fail(
+            f"a job here takes {startup:.0f} s to start and {epoch:.1f} s an epoch: too slow "
+            "to checkpoint an epoch before a 1-minute limit's warning (is the machine busy?)"
+        )
+    epochs = max(20, math.ceil(50 / epoch))
+    outputs = tmp_path / "outputs"
+    log = tmp_path / "sweep.log"
+    sweep = start_cli(
+        "cnn_study",
+        "-m",
+        *SLURM,
+        "hydra.launcher.timeout_min=1",
+        "hydra.launcher.signal_delay_s=10",
+        *tiny_overrides(epoch_data, tmp_path),
+        f"trainer.epochs={epochs}",
+        log=log,
+    )
+    try:
+        output = finish_sweep(sweep, outputs, log, timeout=360)
+    finally:
+        stop(sweep)
+        cancel(submitit_jobs(outputs))
+    (job_id,) = submitit_jobs(outputs)
+    assert sweep.returncode == 0, output[-4000:]
+
+    run_dir = the_run_dir(outputs)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["epochs_completed"] == epochs and results["job_id"] == job_id
+    job = scontrol_job(job_id)
+    assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) >= 1, job
+    assert job["TimeLimit"] == "00:01:00"
+
+    # The requeue was submitit's: its timeout handler checkpointed the Hydra job and
+    # requeued it, not a SLURM time-limit kill.
+    submitit_log = "".join(
+        p.read_text() for p in (outputs / "chapter5" / ".submitit" / job_id).glob("*_log.*")
+    )
+    assert re.search(r"Caught signal SIGUSR2 .* this job is timed-out", submitit_log)
+    assert f"Requeued job {job_id}" in submitit_log
+    assert "DUE TO TIME LIMIT" not in submitit_log, submitit_log
+
+    log = (run_dir / "cnn_study.log").read_text()
+    resumed_after, trained = resume_of(log, epochs)
+    assert resumed_after >= 1 and trained == list(range(resumed_after + 1, epochs + 1)), log
+    print(f"{epochs} epochs; {log.count('resumed ')} resume(s), the last after {resumed_after}")
