@@ -197,8 +197,8 @@ def main() -> None:
     result["study"] = {
         "epochs": epochs,
         "seeds": seeds,
-        "n_jobs": 2 * best,
-        "seconds": study_seconds(args.data_dir, work / "study", 2 * best, epochs, seeds),
+        "n_jobs": min(best, 10),
+        "seconds": study_seconds(args.data_dir, work / "study", min(best, 10), epochs, seeds),
     }
     print(json.dumps(result["study"]), flush=True)
     name = "gpu_" + ("quick_" if args.quick else "") + device.type
