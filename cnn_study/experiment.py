@@ -48,6 +48,7 @@ class Launch:
     overrides: Sequence[str] = ()
     hydra_config: DictConfig | None = None
     slot: int = 0  # the job's number in its sweep: which GPU it takes where there are several
+    sweep_id: str | None = None  # the sweep this job belongs to (callbacks.ReportFailures)
 
 
 def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> dict[str, Any]:
@@ -92,6 +93,7 @@ def _run_locked(
         return _train(cfg, config, folder, launch, checkpoint)
     except Exception as exc:
         folder.record_failure(exc)
+        exc.failure_file = folder.failure_file  # for the sweep's report: this failure's record
         log.error("run %s failed: %s", folder.path, exc)
         raise
 
@@ -119,7 +121,7 @@ def _inspect(cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch:
         return _forced(cfg, folder, problem)
     if folder.is_finished():
         results = folder.read_results()
-        if cfg.force and not (launch.job_id and results.get("job_id") == launch.job_id):
+        if cfg.force and not _same_job(results, launch):
             _move_aside(folder, "force=true retrains a finished run")
             return None, None
         log.info(
@@ -134,6 +136,14 @@ def _inspect(cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch:
         return None, folder.load_checkpoint()
     except StudyError as exc:
         return _forced(cfg, folder, exc)
+
+
+def _same_job(results: dict[str, Any], launch: Launch) -> bool:
+    """Was this finished run made by this very job (a requeue) or an earlier job of this
+    very sweep (two overrides that map to one folder)? force=true keeps it then."""
+    same_job = launch.job_id and results.get("job_id") == launch.job_id
+    same_sweep = launch.sweep_id and results.get("sweep_id") == launch.sweep_id
+    return bool(same_job or same_sweep)
 
 
 def _forced(cfg: DictConfig, folder: RunFolder, problem: StudyError) -> Found:
@@ -160,6 +170,8 @@ def _train(
 ) -> dict[str, Any]:
     """cfg and config are the same settings: config resolved once into plain containers."""
     device = resolve_device(cfg.trainer.device, launch.slot)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # streams and graph captures follow the current device
     threads = resolve_threads(cfg.trainer.num_threads, launch.parallel_jobs)
     configure_torch(threads, cfg.trainer.deterministic)
     started = time.perf_counter()
@@ -307,6 +319,10 @@ def _steps(cfg: DictConfig, model, optimizer, data: Dataset, device: torch.devic
         evaluation = GraphedEvaluation(model, data.test, cfg.trainer.eval_batch_size, classes)
         return graphed.train_epoch, evaluation
 
+    for group in optimizer.param_groups:
+        if group.get("capturable"):  # restored from a checkpoint of a graphed run on a GPU
+            group["capturable"] = device.type == "cuda"
+
     def train(generator: torch.Generator) -> tuple[float, float]:
         return train_epoch(model, optimizer, data.train, cfg.trainer.batch_size, generator)
 
@@ -415,5 +431,6 @@ def _results(
         "host": launch.host,
         "launcher": launch.launcher,
         "job_id": launch.job_id,
+        "sweep_id": launch.sweep_id,
         "config": config,
     }

@@ -52,6 +52,7 @@ def from_hydra() -> Launch:
         overrides=list(hydra.overrides.task),
         hydra_config=hydra,
         slot=int(hydra.job.get("num") or 0),
+        sweep_id=os.environ.get(SWEEP_ID) if hydra.mode == RunMode.MULTIRUN else None,
     )
 
 
@@ -76,15 +77,16 @@ def record_sweep_failure(run_dir: str, exc: BaseException) -> None:
     hydra = HydraConfig.get()
     folder = failures_dir(hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
     run = RunFolder(run_dir)
-    if run.read_failure() is None and not run.config_file.is_file():
+    failure_file = getattr(exc, "failure_file", None)  # set where the run recorded it
+    if failure_file is None and not run.config_file.is_file():
         # Failed before the run began (an invalid config): give it its record too, in a
         # folder that holds no run, so nothing of another run is touched.
         run.record_failure(exc)
-    failure_file = run.failure_file
+        failure_file = run.failure_file
     record = {
         "run": run_dir,
         "error": str(exc) or type(exc).__name__,
-        "failure_file": str(failure_file) if failure_file.is_file() else None,
+        "failure_file": str(failure_file) if failure_file and failure_file.is_file() else None,
     }
     try:
         folder.mkdir(parents=True, exist_ok=True)

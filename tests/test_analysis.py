@@ -256,4 +256,13 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     assert "holds a report of 3 other runs" in err and "--out DIR" in err and "--overwrite" in err
     assert {p: p.read_bytes() for p in published.iterdir()} == before
     assert main(["outputs"]) == 0  # the same runs again: refreshing the report is fine
+    write_run(tmp_path / "outputs", "mnist", 3, curve(0.99))
+    assert main(["outputs"]) == 0  # a seed added: the report's runs are all still there
+    # the same study run again elsewhere: the same folder names, other runs
+    results = tmp_path / "outputs" / "mnist" / "seed=0" / "results.json"
+    results.write_text(results.read_text().replace("2026-01-01T00:00:00", "2027-01-01T00:00:00"))
+    before = {p: p.read_bytes() for p in published.iterdir()}
+    assert main(["outputs"]) == 2
+    assert "holds a report of 4 other runs" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in published.iterdir()} == before
     assert main(["one_seed", "--overwrite"]) == 0

@@ -160,3 +160,17 @@ def test_the_report_answers_in_sentences_made_from_the_numbers(grid):
     assert "python -m cnn_study -m dataset=mnist,fashion" in report
     html = (grid / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 6
+
+
+def test_a_grid_without_the_chapters_cell_has_no_reference(tmp_path):
+    # adam only: cnn + adam shares the chapter's model, not its optimizer
+    for dataset, base in (("mnist", 0.99), ("fashion", 0.89)):
+        for model in ("cnn", "cnn_bn"):
+            for seed, d in enumerate([0.001, -0.002]):
+                write_run(
+                    tmp_path / "runs", dataset, seed, [base + d], model=model, optimizer="adam"
+                )
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "an")]) == 0
+    gaps = pd.read_csv(tmp_path / "an" / "gaps.csv", keep_default_na=False, na_values=[""])
+    assert len(gaps) == 2 and gaps["reference"].isna().all()
+    assert gaps["gap_minus_chapter"].isna().all()

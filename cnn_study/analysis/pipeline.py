@@ -81,7 +81,7 @@ def analyse(
     runs = collection.complete.copy()
     out = out or default_out(runs)
     _check_out(out, collection.folders)
-    _check_other_report(out, collection.runs, overwrite)
+    _check_other_report(out, collection.complete, overwrite)
     keys = group_keys(runs)
     names = _dataset_names(runs)
     runs = _reader_order(runs, keys, names)
@@ -175,18 +175,26 @@ def default_out(runs: pd.DataFrame) -> Path:
 
 
 def _check_other_report(out: Path, runs: pd.DataFrame, overwrite: bool) -> None:
-    """Never replace, by accident, a report made from other runs (a published one)."""
+    """Never replace, by accident, a report made from other runs (a published one).
+
+    A run is its folder and the time it finished: a rerun of the same study elsewhere has
+    the same folder names but other finish times. Refreshing a report whose runs are all
+    still there, unchanged (runs added, or none), is fine.
+    """
     if overwrite or not (out / "runs.csv").is_file():
         return
     try:
-        before = set(pd.read_csv(out / "runs.csv", usecols=["run"])["run"])
-    except (OSError, ValueError):
-        before = set()
-    now = set(runs["run"])
-    if before != now:
+        old = pd.read_csv(out / "runs.csv", usecols=["run", "status", "finished"])
+        old = old[old["status"] == COMPLETE]
+        before = set(zip(old["run"], old["finished"].astype(str), strict=True))
+    except (OSError, ValueError, KeyError):
+        before = {("unreadable", "")}
+    now = set(zip(runs["run"], runs["finished"].astype(str), strict=True))
+    if not before <= now:
+        names = sorted(run for run, _ in before)
         raise StudyError(
             f"{out} holds a report of {len(before)} other runs (made from "
-            f"{', '.join(sorted(before)[:2])}{', ...' if len(before) > 2 else ''}), not these "
+            f"{', '.join(names[:2])}{', ...' if len(names) > 2 else ''}), not these "
             f"{len(now)}: give your report its own folder with --out DIR, or replace that "
             "one with --overwrite"
         )

@@ -30,12 +30,14 @@ _PRIORITY = [
     "study",
 ]
 _NOT_GROUPING = {"seed"}
-# The chapter's cell of a grid: its model, optimizer and (no) schedule.
+# The chapter's cell of a grid: its model, optimizer and (no) schedule, by class, and by the
+# config options' names where runs recorded them (sgd and momentum share torch.optim.SGD).
 CHAPTER_CELL = {
     "model._target_": "cnn_study.model.ChapterCNN",
     "optimizer._target_": "torch.optim.SGD",
     "scheduler._target_": "torch.optim.lr_scheduler.ConstantLR",
 }
+CHAPTER_CHOICES = {"model_name": "cnn", "optimizer_name": "sgd", "scheduler_name": "none"}
 
 
 def _varying(runs: pd.DataFrame) -> list[str]:
@@ -235,11 +237,24 @@ def contrast(samples: list[np.ndarray], weights: list[float]) -> dict[str, float
     }
 
 
-def reference_cell(cells: list[dict]) -> int | None:
-    """Index of the chapter's cell (its model, optimizer and schedule) among cells of the
-    other factors, or None where no cell is the chapter's."""
+def is_chapter_cell(run: pd.Series | dict) -> bool:
+    """Is this run the chapter's model, optimizer and schedule? Every key is checked, varying
+    or not: a grid of adam runs only has no chapter's cell."""
+    for key, value in CHAPTER_CELL.items():
+        if key in run and run[key] != value:
+            return False
+    for key, value in CHAPTER_CHOICES.items():
+        name = run.get(key)
+        if isinstance(name, str) and name != value:
+            return False
+    return "model._target_" in run and "optimizer._target_" in run
+
+
+def reference_cell(cells: list[pd.Series | dict]) -> int | None:
+    """Index of the chapter's cell among cells of the other factors (each given by one of
+    its runs), or None where no cell is the chapter's."""
     for i, cell in enumerate(cells):
-        if all(cell.get(k, v) == v for k, v in CHAPTER_CELL.items()):
+        if is_chapter_cell(cell):
             return i
     return None
 
@@ -282,7 +297,7 @@ def gaps(runs: pd.DataFrame, keys: list[str], names: dict | None = None) -> pd.D
                         **welch(acc_a, acc_b),
                     }
                 )
-                samples.append(((a, b), {k: first[k] for k in others}, acc_a, acc_b))
+                samples.append(((a, b), first, acc_a, acc_b))
     table = pd.DataFrame(rows)
     if len(blocks) < 2:
         return table
