@@ -237,13 +237,20 @@ def test_resume_trains_only_the_missing_epochs(make_cfg, tmp_path, monkeypatch):
 # --- a graceful stop -----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, bigger_data) -> RunFolder:
+    """The 4-epoch run the interrupted ones must end up equal to."""
+    tmp = tmp_path_factory.mktemp("whole")
+    whole = cli(tmp, bigger_data, "trainer.epochs=4")
+    assert whole.wait(timeout=300) == 0, whole.communicate()
+    return the_run(tmp)
+
+
 @slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_epoch_keeps_the_checkpoint_and_the_rerun_resumes_exactly(
-    tmp_path, bigger_data, signum
+    tmp_path, bigger_data, uninterrupted, signum
 ):
-    whole = cli(tmp_path / "whole", bigger_data, "trainer.epochs=4")
-    assert whole.wait(timeout=300) == 0, whole.communicate()
     process = cli(tmp_path, bigger_data, "trainer.epochs=4")
     wait_for(lambda: (tmp_path / "outputs").exists() and _rows(tmp_path) >= 1)
     time.sleep(0.3)  # into epoch 2
@@ -261,9 +268,7 @@ def test_a_signal_mid_epoch_keeps_the_checkpoint_and_the_rerun_resumes_exactly(
     assert f"after epoch {done} of 4" in out
     trained_after = [e for e in epochs_logged(folder)][-(4 - done) :]
     assert trained_after == [f"{e}/4" for e in range(done + 1, 5)]
-    assert without_time(folder.read_metrics()) == without_time(
-        the_run(tmp_path / "whole").read_metrics()
-    )
+    assert without_time(folder.read_metrics()) == without_time(uninterrupted.read_metrics())
 
 
 def _rows(tmp_path) -> int:

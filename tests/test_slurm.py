@@ -267,6 +267,10 @@ def test_a_sweep_runs_each_dataset_as_a_slurm_job_and_records_its_id(tmp_path, t
         assert r["launcher"] == "slurm" and r["epochs_completed"] == 1
         assert r["job_id"] in submitted, (r["job_id"], submitted)  # submitit's own folder name
         job = scontrol_job(r["job_id"])  # and SLURM knows it as a finished job of this sweep
+        deadline = time.monotonic() + 60
+        while job["JobState"] == "COMPLETING" and time.monotonic() < deadline:
+            time.sleep(1)  # the job's epilog may still run after its result is back
+            job = scontrol_job(r["job_id"])
         assert job["JobState"] == "COMPLETED" and job["Partition"] == PARTITION
         assert job["ArrayJobId"] + "_" + job["ArrayTaskId"] == r["job_id"]
         assert job["BatchHost"] == r["host"].split(".")[0]
