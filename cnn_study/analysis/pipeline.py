@@ -274,13 +274,11 @@ def portable_path(value: str, root: str) -> str:
     in (root), or below ~; absolute only where neither applies."""
     if not isinstance(value, str) or not os.path.isabs(value) or not os.path.isabs(root):
         return value
-    relative = os.path.relpath(value, root)
-    if relative.split(os.sep).count("..") <= 2:
-        return relative
     home = os.path.expanduser("~")
-    if value.startswith(home + os.sep):
+    if value.startswith(home + os.sep) and not value.startswith(root + os.sep):
         return "~" + value[len(home) :]
-    return value
+    relative = os.path.relpath(value, root)
+    return relative if relative.split(os.sep).count("..") <= 2 else value
 
 
 def study_commands(runs: pd.DataFrame) -> list[str]:
