@@ -12,7 +12,7 @@ from cnn_study.errors import StudyError
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     # A log file on a full disk must not print a traceback per line: the run's own error
     # (one line) says what happened.
     logging.raiseExceptions = False
@@ -29,7 +29,9 @@ def main(cfg: DictConfig) -> float:
             # Hydra prints a CompactHydraException as its message alone, without a traceback.
             raise CompactHydraException(str(exc)) from None
         raise
-    return results["final_test_acc"]  # the objective, for Hydra sweepers that optimise
+    # What a sweeper that optimises sees: a validation number, never a test one; nothing
+    # without a validation split (the Optuna sweeper refuses such a search before it starts).
+    return results.get(cfg.objective)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ class Dataset:
     classes: list[str]
     train: Split
     test: Split
+    # A hold-out from the training set for model selection and tuning; None without one.
+    val: Split | None = None
+    # SHA-256 of the held-out indices: runs that report the same one saw the same split.
+    split_fingerprint: str | None = None
 
 
 def raw_folder(data_dir: str | Path, torchvision_class: str) -> Path:
@@ -174,6 +178,33 @@ def balanced_indices(labels: torch.Tensor, limit: int | None, num_classes: int) 
     return torch.sort(torch.cat(chosen)).values
 
 
+def validation_indices(
+    labels: torch.Tensor, val_size: int, num_classes: int, split_seed: int
+) -> torch.Tensor:
+    """A class-balanced random hold-out of val_size indices, sorted.
+
+    It depends only on the labels and split_seed, never on a run's seed, so every run, seed
+    and tuning trial of a study holds out the same images. Classes get val_size // classes
+    images each, the first val_size % classes classes one more.
+    """
+    generator = torch.Generator().manual_seed(split_seed)
+    chosen = []
+    for c in range(num_classes):
+        members = torch.nonzero(labels == c).flatten()
+        wanted = val_size // num_classes + (1 if c < val_size % num_classes else 0)
+        if wanted >= len(members):
+            raise StudyError(
+                f"dataset.val_size={val_size} holds out {wanted} images of class {c}, which "
+                f"has only {len(members)} training images: choose a smaller dataset.val_size"
+            )
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:wanted]])
+    return torch.sort(torch.cat(chosen)).values
+
+
+def split_fingerprint(indices: torch.Tensor) -> str:
+    return hashlib.sha256(indices.to(torch.int64).numpy().tobytes()).hexdigest()
+
+
 def locate(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Path:
     """The raw folder of a dataset, downloading into data_dir when allowed and missing."""
     raw = raw_folder(data_dir, dataset_cfg["torchvision_class"])
@@ -202,9 +233,10 @@ def locate(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Path:
     return raw
 
 
-def _load_split(
-    dataset_cfg: Mapping[str, Any], data_dir: Path, train: bool, limit: int | None
+def _read_split(
+    dataset_cfg: Mapping[str, Any], data_dir: Path, train: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split's images and labels, whole, as torchvision reads them."""
     cls = get_class(dataset_cfg["torchvision_class"])
     try:
         ds = cls(root=str(data_dir), train=train, download=False)
@@ -221,8 +253,7 @@ def _load_split(
             f"{file}: labels range {labels.min().item()}..{labels.max().item()}, outside "
             f"0..{num_classes - 1}: the file is corrupt, fetch it again"
         )
-    keep = balanced_indices(labels, limit, num_classes)
-    return images[keep], labels[keep]
+    return images, labels
 
 
 def load_dataset(
@@ -242,17 +273,35 @@ def load_dataset(
 
     mean, std = float(dataset_cfg["mean"]), float(dataset_cfg["std"])
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    num_classes = dataset_cfg["num_classes"]
 
-    def to_split(train: bool, limit: int | None) -> Split:
-        images, labels = _load_split(dataset_cfg, Path(data_dir), train, limit)
+    def to_split(images: torch.Tensor, labels: torch.Tensor) -> Split:
         if images.ndim == 3:  # (N, H, W) greyscale -> (N, 1, H, W)
             images = images.unsqueeze(1)
         images = images.to(device).float().div_(255).sub_(mean).div_(std)
         return Split(images.contiguous(memory_format=memory_format), labels.to(device))
 
+    def limited(images, labels, limit: int | None) -> Split:
+        keep = balanced_indices(labels, limit, num_classes)
+        return to_split(images[keep], labels[keep])
+
+    train_images, train_labels = _read_split(dataset_cfg, Path(data_dir), train=True)
+    test_images, test_labels = _read_split(dataset_cfg, Path(data_dir), train=False)
+    val, fingerprint = None, None
+    val_size = dataset_cfg.get("val_size") or 0
+    if val_size:
+        # Held out of the whole training split first, so that train_limit never moves it.
+        held = validation_indices(train_labels, val_size, num_classes, dataset_cfg["split_seed"])
+        rest = torch.ones(len(train_labels), dtype=torch.bool)
+        rest[held] = False
+        val, fingerprint = to_split(train_images[held], train_labels[held]), split_fingerprint(held)
+        train_images, train_labels = train_images[rest], train_labels[rest]
+
     return Dataset(
         name=dataset_cfg["name"],
         classes=list(dataset_cfg["classes"]),
-        train=to_split(True, dataset_cfg["train_limit"]),
-        test=to_split(False, dataset_cfg["test_limit"]),
+        train=limited(train_images, train_labels, dataset_cfg["train_limit"]),
+        test=limited(test_images, test_labels, dataset_cfg["test_limit"]),
+        val=val,
+        split_fingerprint=fingerprint,
     )

@@ -193,12 +193,13 @@ def _train(
         history = _restore(checkpoint, model, optimizer, scheduler, batch_order)
         log.info("resumed %s after epoch %d of %d", folder.path, len(history), cfg.trainer.epochs)
     log.info(
-        "training %s seed %d on %s (%d threads), %d train / %d test images",
+        "training %s seed %d on %s (%d threads), %d train / %d validation / %d test images",
         data.name,
         cfg.seed,
         device,
         threads,
         len(data.train),
+        len(data.val) if data.val is not None else 0,
         len(data.test),
     )
 
@@ -240,42 +241,52 @@ def _epochs(cfg, model, optimizer, scheduler, batch_order, data, folder, history
         dynamic_ncols=True,
     )
     train, test = _steps(cfg, model, optimizer, data, device)
+    validate = _validation(cfg, model, data)
     for epoch in epochs:
         epoch_start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train(batch_order)
         scheduler.step()  # per epoch: the rate of the next epoch
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc}
+        if validate is not None:
+            val = validate()
+            row |= {"val_loss": val.loss, "val_acc": val.accuracy}
         last = test()
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                "test_loss": last.loss,
-                "test_acc": last.accuracy,
-                "lr": lr,
-                "seconds": time.perf_counter() - epoch_start,
-            }
-        )
+        row |= {"test_loss": last.loss, "test_acc": last.accuracy, "lr": lr}
+        row["seconds"] = time.perf_counter() - epoch_start
+        history.append(row)
         folder.save_checkpoint(_checkpoint(model, optimizer, scheduler, batch_order, history))
         folder.write_metrics(history)
-        live.log_epoch(history[-1])
-        epochs.set_postfix(test_acc=f"{last.accuracy:.4f}", loss=f"{train_loss:.3f}")
+        live.log_epoch(row)
+        shown = {"val_acc": row["val_acc"]} if "val_acc" in row else {"test_acc": last.accuracy}
+        epochs.set_postfix({k: f"{v:.4f}" for k, v in shown.items()}, loss=f"{train_loss:.3f}")
         log.info(
-            "epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)",
+            "epoch %d/%d  train loss %.4f acc %.4f  %stest loss %.4f acc %.4f  (%.1f s)",
             epoch,
             cfg.trainer.epochs,
             train_loss,
             train_acc,
+            f"val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f}  "
+            if "val_acc" in row
+            else "",
             last.loss,
             last.accuracy,
-            history[-1]["seconds"],
+            row["seconds"],
         )
     epochs.close()
 
     if last is None:  # a crash after the last checkpoint but before results.json
         last = evaluate(model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
     return last
+
+
+def _validation(cfg: DictConfig, model, data: Dataset):
+    """The validation pass, or None without a validation split. Eager even where training is
+    graphed: it reads no random state, so it leaves the training numbers as they are."""
+    if data.val is None:
+        return None
+    classes = len(data.classes)
+    return lambda: evaluate(model, data.val, cfg.trainer.eval_batch_size, classes)
 
 
 def _run_name(folder: RunFolder, cfg: DictConfig) -> str:
@@ -388,6 +399,26 @@ def _git_commit(cwd: str | Path) -> str | None:
     return out.stdout.strip() or None
 
 
+def _validation_results(
+    config: dict[str, Any], data: Dataset, history: list[dict[str, float]]
+) -> dict[str, Any]:
+    """The split, and the numbers chosen on it: the best validation epoch and the test
+    accuracy at that epoch (the honest counterpart of best_test_acc)."""
+    split = {"val_size": config["dataset"].get("val_size") or 0}
+    if data.val is None:
+        return split
+    best = max(history, key=lambda row: row["val_acc"])  # the first epoch at the best
+    return split | {
+        "split_seed": config["dataset"]["split_seed"],
+        "split_fingerprint": data.split_fingerprint,
+        "final_val_acc": history[-1]["val_acc"],
+        "final_val_loss": history[-1]["val_loss"],
+        "best_val_acc": best["val_acc"],
+        "best_val_epoch": best["epoch"],
+        "test_acc_at_best_val": best["test_acc"],
+    }
+
+
 def _results(
     config: dict[str, Any],
     data: Dataset,
@@ -399,6 +430,7 @@ def _results(
     launch: Launch,
     session_seconds,
 ) -> dict[str, Any]:
+    # Chosen on the test set: an optimistic bound, never a model-selection number.
     best = max(history, key=lambda row: row["test_acc"])  # the first epoch at the best accuracy
     confusion = last.confusion
     per_class = (confusion.diag().double() / confusion.sum(1).clamp(min=1).double()).tolist()
@@ -407,6 +439,7 @@ def _results(
         "seed": config["seed"],
         "epochs": config["trainer"]["epochs"],
         "epochs_completed": len(history),
+        **_validation_results(config, data, history),
         "final_test_acc": history[-1]["test_acc"],
         "final_test_loss": history[-1]["test_loss"],
         "final_train_acc": history[-1]["train_acc"],

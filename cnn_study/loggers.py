@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cnn_study.errors import StudyError
-from cnn_study.runs import METRICS_COLUMNS, atomic_write
+from cnn_study.runs import atomic_write, metrics_columns
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,13 @@ _REQUIREMENTS = {
     "tensorboard": ("torch.utils.tensorboard", "tensorboard"),
     "mlflow": ("mlflow", "mlflow"),
 }
-# Logged per epoch under metrics.csv's own names, with the epoch as the step.
-EPOCH_METRICS = tuple(column for column in METRICS_COLUMNS if column != "epoch")
+# Logged per epoch under metrics.csv's own names, with the epoch as the step (the validation
+# pair only where the run has a validation split).
+EPOCH_METRICS = tuple(column for column in metrics_columns(validation=True) if column != "epoch")
 FINAL_METRICS = (
+    "final_val_acc",
+    "best_val_acc",
+    "test_acc_at_best_val",
     "final_test_acc",
     "best_test_acc",
     "final_test_loss",

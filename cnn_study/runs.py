@@ -39,8 +39,10 @@ from cnn_study.settings import flatten
 log = logging.getLogger(__name__)
 
 METRICS_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+# Written only by runs with a validation split (dataset.val_size > 0), before the test columns.
+VAL_COLUMNS = ["val_loss", "val_acc"]
 # Runs made before learning-rate schedules were a factor have no lr column.
-_OPTIONAL_COLUMNS = {"lr"}
+_OPTIONAL_COLUMNS = {"lr", *VAL_COLUMNS}
 CONFIG_FILE = Path(".hydra") / "config.yaml"
 
 # Config keys that change where or how fast a run goes, never what it measures: a run may be
@@ -56,7 +58,19 @@ INCIDENTAL_KEYS = (
     "logger.",
     "dataset.download",
     "dataset.verify",
+    "objective",
 )
+# Keys added after runs were published, with the value that means what the older runs did: an
+# older run lacking the key is the same run as a new one with this value.
+_LATER_DEFAULTS = {"dataset.val_size": 0, "dataset.split_seed": 0}
+
+
+def metrics_columns(validation: bool) -> list[str]:
+    """metrics.csv's columns: the validation pair, where there is one, before the test pair."""
+    if not validation:
+        return list(METRICS_COLUMNS)
+    at = METRICS_COLUMNS.index("test_loss")
+    return [*METRICS_COLUMNS[:at], *VAL_COLUMNS, *METRICS_COLUMNS[at:]]
 
 
 def is_incidental(key: str) -> bool:
@@ -100,7 +114,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
 
 def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Keys whose values differ between two configs, incidental keys left out."""
-    a, b = flatten(old), flatten(new)
+    a, b = _LATER_DEFAULTS | flatten(old), _LATER_DEFAULTS | flatten(new)
     return sorted(k for k in a.keys() | b.keys() if not is_incidental(k) and a.get(k) != b.get(k))
 
 
@@ -164,19 +178,19 @@ class RunFolder:
             ) from None
 
     def write_metrics(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        columns = metrics_columns(validation=bool(rows) and "val_acc" in rows[0])
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=METRICS_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: row[k] for k in METRICS_COLUMNS} for row in rows)
+        writer.writerows({k: row[k] for k in columns} for row in rows)
         atomic_write(self.metrics_file, text.getvalue())
 
     def read_metrics(self) -> list[dict[str, float]]:
         with self.metrics_file.open(newline="") as f:
             rows = list(csv.DictReader(f))
-        if rows and not set(METRICS_COLUMNS) - _OPTIONAL_COLUMNS <= set(rows[0]) <= set(
-            METRICS_COLUMNS
-        ):
-            raise ValueError(f"columns {sorted(rows[0])} are not {METRICS_COLUMNS}")
+        known = metrics_columns(validation=True)
+        if rows and not set(known) - _OPTIONAL_COLUMNS <= set(rows[0]) <= set(known):
+            raise ValueError(f"columns {sorted(rows[0])} are not {known}")
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
 
     # --- outcome ------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from cnn_study.errors import StudyError
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+# What a run may hand to a sweeper that optimises: validation numbers only.
+OBJECTIVES = ("final_val_acc", "best_val_acc")
 
 
 def _get(cfg: DictConfig, key: str) -> Any:
@@ -52,6 +54,14 @@ def validate(cfg: DictConfig) -> None:
     _integer(cfg, "trainer.eval_batch_size", 1)
     _integer(cfg, "dataset.train_limit", 1, allow_null=True)
     _integer(cfg, "dataset.test_limit", 1, allow_null=True)
+    _integer(cfg, "dataset.val_size", 0)
+    _integer(cfg, "dataset.split_seed", 0)
+    objective = _get(cfg, "objective")
+    if objective not in OBJECTIVES:
+        raise StudyError(
+            f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}: a sweeper "
+            "optimises a validation number, never a test one; e.g. objective=final_val_acc"
+        )
     _positive_number(cfg, "optimizer.lr")
     for key in ("trainer.deterministic", "trainer.channels_last", "trainer.progress", "force"):
         _boolean(cfg, key)
@@ -74,6 +84,16 @@ def validate(cfg: DictConfig) -> None:
         raise StudyError(
             f"dataset.classes lists {len(classes)} names but dataset.num_classes is "
             f"{_get(cfg, 'dataset.num_classes')}: make them agree"
+        )
+
+
+def check_tunable(cfg: DictConfig) -> None:
+    """A sweeper that optimises needs a validation split: refuse before anything trains."""
+    if not _get(cfg, "dataset.val_size"):
+        raise StudyError(
+            "this sweep optimises the objective, but dataset.val_size=0 leaves no validation "
+            "split, and tuning on the test set would make its numbers optimistic: add "
+            "dataset.val_size=10000 (or any count > 0)"
         )
 
 
