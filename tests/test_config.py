@@ -126,3 +126,47 @@ def test_every_model_optimizer_and_scheduler_trains_a_step(make_cfg, model, opti
         assert lr == cfg.optimizer.lr  # exactly: the chapter's rate, untouched
     else:
         assert lr < cfg.optimizer.lr
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        f"{group}={path.stem}"
+        for group in ("experiment", "hparams_search", "debug")
+        for path in sorted((CONF / group).glob("*.yaml"))
+    ],
+)
+def test_every_experiment_search_and_debug_file_composes(make_cfg, option):
+    cfg = make_cfg(option)
+    validate(cfg)
+    assert cfg.study  # each keeps its runs in a study folder of its own
+    if option.startswith(("debug", "hparams_search")):
+        assert cfg.study != "chapter5"
+
+
+def test_a_local_config_is_read_when_present_and_optional_when_not(tmp_path):
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "local" / "default.yaml").unlink(missing_ok=True)
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        assert compose("config").paths.data_dir.endswith("/data")
+    example = (conf / "local" / "example.yaml").read_text()
+    (conf / "local" / "default.yaml").write_text(example.replace("/data/datasets", "/site/data"))
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("config", overrides=["dataset=fashion"])
+        assert cfg.paths.data_dir == "/site/data" and cfg.dataset.name == "fashion"
+        # ... and the command line still wins over it.
+        assert compose("config", overrides=["paths.data_dir=/cli"]).paths.data_dir == "/cli"
+
+
+@pytest.mark.slow
+def test_debug_overfit_fits_its_two_batches(make_cfg, tmp_path):
+    from cnn_study import experiment
+
+    cfg = make_cfg("debug=overfit", "trainer.epochs=200", "trainer.batch_size=64")
+    assert cfg.dataset.train_limit == 128 and cfg.trainer.device == "cpu"
+    results = experiment.run(cfg, tmp_path / "run")
+    assert results["train_size"] == 128
+    assert results["final_train_acc"] >= 0.95  # chance is 0.10
