@@ -2,6 +2,8 @@
 
 import logging
 import math
+import os
+import sys
 
 import hydra
 from hydra.errors import CompactHydraException
@@ -34,5 +36,23 @@ def main(cfg: DictConfig) -> float | None:
     return results.get(cfg.objective)
 
 
+def _stopped_by_ctrl_c() -> None:
+    """Ctrl-C reached this process while it waited for a sweep's jobs. Each run has already
+    said, in one line, where it stopped; end the sweep with one line too, not a traceback
+    from inside the launcher, and leave no worker processes behind."""
+    executor = sys.modules.get("joblib.externals.loky.reusable_executor")
+    if executor is not None and getattr(executor, "_executor", None) is not None:
+        executor._executor.shutdown(wait=True, kill_workers=True)
+    print("stopped by SIGINT: rerun the same command to resume", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    # After Ctrl-C, multiprocessing's resource tracker (a process joblib starts, which reads
+    # this variable) removes the semaphores of the killed workers itself, warning that they
+    # "leaked": noise after the one line above. Other warnings stay on.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
+    try:
+        main()
+    except KeyboardInterrupt:
+        _stopped_by_ctrl_c()
+        sys.exit(130)

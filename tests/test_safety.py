@@ -35,7 +35,10 @@ def cli(tmp_path, data_dir, *overrides, **popen):
     """The CLI as a user starts it, in the background."""
     env = {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
     return subprocess.Popen(
-        [sys.executable, "-m", "cnn_study", *tiny_overrides(data_dir, tmp_path), *overrides],
+        # Flags (-m) before the overrides, as Hydra's command line wants them.
+        [sys.executable, "-m", "cnn_study"]
+        + [o for o in overrides if o == "-m"]
+        + [*tiny_overrides(data_dir, tmp_path), *(o for o in overrides if o != "-m")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -376,3 +379,34 @@ def test_training_learns_generated_data_well_above_chance(tmp_path):
     assert results["final_test_acc"] >= 0.5
     losses = [row["train_loss"] for row in RunFolder(tmp_path / "run").read_metrics()]
     assert losses[0] > losses[1] > losses[2]
+
+
+@slow
+def test_ctrl_c_on_a_parallel_sweep_ends_with_one_line_and_the_rerun_resumes(
+    tmp_path, bigger_data
+):
+    """Ctrl-C sends SIGINT to the terminal's whole process group: the launching process and
+    its joblib workers. Each run says where it stopped; the sweep ends with one line, exit 130,
+    no traceback and no 'leaked semaphore' warning."""
+    sweep = ["-m", "hydra/launcher=parallel", "seed=0,1", "trainer.epochs=3"]
+    process = cli(
+        tmp_path,
+        bigger_data,
+        *sweep,
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    wait_for(lambda: (tmp_path / "outputs").exists() and _rows(tmp_path) >= 1)
+    os.killpg(process.pid, signal.SIGINT)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, out
+    assert out.count("stopped by SIGINT:") == 3, out  # two runs and the sweep
+    assert out.rstrip().splitlines()[-1] == "stopped by SIGINT: rerun the same command to resume"
+    assert "Traceback" not in out and "leaked" not in out and "KeyboardInterrupt" not in out
+    checkpointed = len(list((tmp_path / "outputs").rglob("checkpoint.pt")))
+    assert checkpointed >= 1  # the run counted by wait_for above
+    again = cli(tmp_path, bigger_data, *sweep)
+    out, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, out
+    assert out.count("resumed") == checkpointed  # a run stopped in epoch 1 starts anew
+    assert len(list((tmp_path / "outputs").rglob("results.json"))) == 2
