@@ -29,7 +29,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
@@ -147,6 +146,8 @@ class RunFolder:
 
     # --- progress -----------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
+        import torch  # here, not above: reading a run folder (the analysis) needs no PyTorch
+
         buffer = io.BytesIO()
         torch.save(state, buffer)
         atomic_write(self.checkpoint_file, buffer.getvalue())
@@ -155,6 +156,8 @@ class RunFolder:
         """The last checkpoint, loaded on the CPU; weights_only, so a tampered file runs no code."""
         if not self.checkpoint_file.is_file():
             return None
+        import torch  # here, not above: reading a run folder (the analysis) needs no PyTorch
+
         try:
             return torch.load(self.checkpoint_file, map_location="cpu", weights_only=True)
         except Exception as exc:

@@ -2,6 +2,8 @@
 
 import math
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ from scipy import stats
 
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.stats import group_keys
-from tests.conftest import run_cli, tiny_overrides
+from tests.conftest import ROOT, run_cli, tiny_overrides
 from tests.fakeruns import write_run
 
 MNIST = [0.990, 0.992, 0.989, 0.991]
@@ -266,3 +268,19 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     assert "holds a report of 4 other runs" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in published.iterdir()} == before
     assert main(["one_seed", "--overwrite"]) == 0
+
+
+def test_the_analysis_cli_never_imports_torch(tmp_path):
+    """Reading CSV and JSON must not cost PyTorch's import (seconds, and GBs on a laptop)."""
+    for seed in range(2):
+        write_run(tmp_path / "outputs", "mnist", seed, curve(0.99))
+        write_run(tmp_path / "outputs", "fashion", seed, curve(0.88))
+    code = (
+        "import sys\n"
+        "from cnn_study.analysis.__main__ import main\n"
+        f"assert main([{str(tmp_path / 'outputs')!r}, '--out', {str(tmp_path / 'an')!r}]) == 0\n"
+        "assert 'torch' not in sys.modules, 'the analysis imported torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "an" / "report.html").is_file()
