@@ -13,6 +13,7 @@ from scipy import stats
 
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.stats import group_keys
+from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
 from tests.conftest import ROOT, run_cli, tiny_overrides
 from tests.fakeruns import write_run
 
@@ -268,6 +269,29 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     assert "holds a report of 4 other runs" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in published.iterdir()} == before
     assert main(["one_seed", "--overwrite"]) == 0
+
+
+def test_the_run_folder_gives_overrides_choices_and_status(tmp_path):
+    done = write_run(tmp_path, "mnist", 0, curve(0.99), model="cnn_bn", optimizer="adam")
+    assert done.read_overrides() == ["dataset=mnist", "seed=0", "model=cnn_bn", "optimizer=adam"]
+    assert done.read_choices()["model"] == "cnn_bn"
+    status = done.status()
+    assert status.state == COMPLETE and status.epochs_recorded == 5 and not status.unreadable
+    assert status.results["final_test_acc"] == pytest.approx(0.99)
+    # results.json says every epoch is done, but metrics.csv lost its last row: not complete
+    done.write_metrics(done.read_metrics()[:-1])
+    assert done.status().state == INCOMPLETE and done.status().epochs_recorded == 4
+    cut = write_run(
+        tmp_path / "cut", "fashion", 1, curve(0.88)[:2], finished=False, planned_epochs=5
+    )
+    assert cut.status().state == INCOMPLETE and cut.status().epochs_recorded == 2
+    cut.failure_file.write_text('{"error": "disk full"}')
+    assert (cut.status().state, cut.status().error) == (FAILED, "disk full")
+    cut.results_file.write_text("{not json")
+    assert cut.results_file in cut.status().unreadable
+    (cut.path / ".hydra" / "hydra.yaml").unlink()
+    (cut.path / ".hydra" / "overrides.yaml").unlink()
+    assert cut.read_choices() == {} and cut.read_overrides() == []
 
 
 def test_the_analysis_cli_never_imports_torch(tmp_path):
