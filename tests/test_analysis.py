@@ -1,6 +1,8 @@
 """The analysis: statistics checked against independent computations, figures, bad input."""
 
+import html
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import pytest
 from matplotlib import image
 from scipy import stats
 
+from cnn_study.analysis import report
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.stats import group_keys
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
@@ -117,6 +120,36 @@ def test_report_states_the_answer_and_embeds_the_figures(study):
     assert "python -m cnn_study -m dataset=mnist,fashion seed=0,1,2,3" in report
     html = (study / "analysis" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(FIGURES) and "<table>" in html
+
+
+def test_the_html_is_the_markdown_rendered_with_every_figure_embedded(study):
+    markdown = (study / "analysis" / "report.md").read_text()
+    page = (study / "analysis" / "report.html").read_text()
+    headings = re.findall(r"^(#+) (.+)$", markdown, re.MULTILINE)
+    assert len(headings) >= 10
+    for hashes, text in headings:
+        level = len(hashes)
+        assert f"<h{level}>{html.escape(text, quote=False)}</h{level}>" in page
+    assert page.count("<table>") == markdown.count("\n| --- ") > 5
+    assert page.count("<figure><img") == len(re.findall(r"^!\[", markdown, re.MULTILINE))
+    # config keys are code in both, never Markdown emphasis (model.<em>target</em>)
+    assert "| `model._target_` |" in markdown
+    assert "<code>model._target_</code>" in page and "<em>target</em>" not in page
+
+
+def test_the_html_renderer_shows_text_and_never_runs_it(tmp_path):
+    blocks = [
+        report.Heading("Keys like `model._target_`"),
+        report.Paragraph("- **bold** <script>alert(1)</script>\n- `optimizer._partial_`"),
+        report.Table(pd.DataFrame({"key": ["`trainer.epochs`"], "value": ["a|b"]})),
+        report.Code("python -m cnn_study seed=0,1"),
+    ]
+    page = report.to_html(report.to_markdown(blocks), tmp_path, "a <title>")
+    assert "<h2>Keys like <code>model._target_</code></h2>" in page
+    assert "<li><strong>bold</strong> &lt;script&gt;alert(1)&lt;/script&gt;</li>" in page
+    assert "<td><code>trainer.epochs</code></td>" in page and "<td>a|b</td>" in page
+    assert "<pre><code>python -m cnn_study seed=0,1\n</code></pre>" in page
+    assert "<title>a &lt;title&gt;</title>" in page and "<em>" not in page
 
 
 def test_grouping_ignores_keys_that_move_with_the_dataset(tmp_path):

@@ -162,8 +162,9 @@ def analyse(
     else:
         blocks = _report_blocks(collection, runs, summary, gap, classes, tables, paths, command)
         title = "cnn-study report"
-    (out / "report.md").write_text(report.to_markdown(blocks))
-    (out / "report.html").write_text(report.to_html(blocks, out, title))
+    markdown = report.to_markdown(blocks)
+    (out / "report.md").write_text(markdown)
+    (out / "report.html").write_text(report.to_html(markdown, out, title))
     written += [out / "report.md", out / "report.html"]
     return Analysis(collection, keys, summary, gap, classes, written, out)
 
@@ -339,7 +340,8 @@ def _recipe(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         for c in runs.columns
         if c.startswith(("model.", "optimizer.", "trainer.")) and c not in keys
     ]
-    rows = [(c, runs[c].iloc[0]) for c in shown if runs[c].nunique(dropna=False) == 1]
+    # Keys as code: model._target_ is a name to type, not Markdown emphasis.
+    rows = [(f"`{c}`", runs[c].iloc[0]) for c in shown if runs[c].nunique(dropna=False) == 1]
     return pd.DataFrame(rows, columns=["config key", "value"])
 
 

@@ -1,4 +1,6 @@
-"""The report: one list of blocks, rendered as Markdown and as self-contained HTML."""
+"""The report: one list of blocks, rendered as Markdown; the HTML is that very Markdown
+rendered by markdown-it-py, with every figure embedded, so the two cannot say different
+things."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
+from markdown_it import MarkdownIt
 
 from cnn_study.analysis.stats import CONFIDENCE, TARGET
 
@@ -87,24 +91,6 @@ def to_markdown(blocks: list[Block]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _inline_html(text: str) -> str:
-    """The little inline Markdown the report uses: `code` and **bold**."""
-    out, code, bold = [], False, False
-    i = 0
-    while i < len(text):
-        if text[i] == "`":
-            out.append("</code>" if code else "<code>")
-            code = not code
-        elif text.startswith("**", i) and not code:
-            out.append("</strong>" if bold else "<strong>")
-            bold = not bold
-            i += 1
-        else:
-            out.append(html.escape(text[i]))
-        i += 1
-    return "".join(out)
-
-
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        line-height: 1.5; color: #222; }
@@ -112,48 +98,54 @@ table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }
 th { background: #f3f3f3; }
 img { max-width: 100%; }
-figure { margin: 1.5rem 0; }
-figcaption { font-style: italic; font-size: 0.9rem; }
+figure { margin: 1.5rem 0 0.5rem; }
+figure + p { font-style: italic; font-size: 0.9rem; }
 pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; }
 """
 
 
-def to_html(blocks: list[Block], base: Path, title: str) -> str:
-    """One HTML file with every image embedded, readable without the other files."""
-    body = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            body.append(f"<h{block.level}>{_inline_html(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            for para in block.text.split("\n\n"):
-                if para.startswith("- "):
-                    items = "".join(
-                        f"<li>{_inline_html(line[2:])}</li>" for line in para.split("\n")
-                    )
-                    body.append(f"<ul>{items}</ul>")
-                else:
-                    body.append(f"<p>{_inline_html(para)}</p>")
-        elif isinstance(block, Code):
-            body.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
-        elif isinstance(block, Table):
-            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in block.frame.columns)
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                for row in block.frame.itertuples(index=False)
-            )
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-        elif isinstance(block, Figure):
-            data = base64.b64encode((base / block.path).read_bytes()).decode()
-            caption = html.escape(block.caption)
-            body.append(
-                f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{caption}</figcaption></figure>"
-            )
+def _only_an_image(token) -> bool:
+    return token.type == "inline" and [c.type for c in token.children or []] == ["image"]
+
+
+def _paragraph_open(self, tokens, idx, options, env) -> str:
+    """A paragraph that holds only an image is a figure (its caption follows it)."""
+    if _only_an_image(tokens[idx + 1]):
+        return "<figure>"
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _paragraph_close(self, tokens, idx, options, env) -> str:
+    if _only_an_image(tokens[idx - 1]):
+        return "</figure>\n"
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _embedded_image(self, tokens, idx, options, env) -> str:
+    """The PNG itself, as a data URI: the HTML file is readable without the other files."""
+    token = tokens[idx]
+    png = (env["base"] / unquote(str(token.attrGet("src")))).read_bytes()
+    token.attrSet("src", "data:image/png;base64," + base64.b64encode(png).decode())
+    return self.image(tokens, idx, options, env)
+
+
+def _renderer() -> MarkdownIt:
+    # Raw HTML off: text read from run folders (errors, paths) is shown, never run as markup.
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.add_render_rule("paragraph_open", _paragraph_open)
+    md.add_render_rule("paragraph_close", _paragraph_close)
+    md.add_render_rule("image", _embedded_image)
+    return md
+
+
+def to_html(markdown: str, base: Path, title: str) -> str:
+    """The report's Markdown as one HTML file; figures are read from base and embedded."""
+    body = _renderer().render(markdown, {"base": base})
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+        + body
+        + "</body></html>\n"
     )
 
 
