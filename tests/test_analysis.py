@@ -1,5 +1,6 @@
 """The analysis: statistics checked against independent computations, figures, bad input."""
 
+import dataclasses
 import html
 import math
 import re
@@ -13,8 +14,10 @@ import pytest
 from matplotlib import image
 from scipy import stats
 
-from cnn_study.analysis import report
+from cnn_study.analysis import kinds, report
 from cnn_study.analysis.__main__ import main
+from cnn_study.analysis.kinds import chapter
+from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.stats import group_keys
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
 from tests.conftest import ROOT, run_cli, tiny_overrides
@@ -341,3 +344,46 @@ def test_the_analysis_cli_never_imports_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "an" / "report.html").is_file()
+
+
+@pytest.fixture
+def two_kinds(tmp_path):
+    """A chapter-like study (the dataset varies) and a grid-like one (the model too)."""
+    for seed in range(2):
+        for dataset, acc in (("mnist", 0.99), ("fashion", 0.88)):
+            write_run(tmp_path / "chapter", dataset, seed, curve(acc))
+            for model in ("cnn", "cnn_bn"):
+                write_run(
+                    tmp_path / "grid", dataset, seed, curve(acc), model=model, optimizer="adam"
+                )
+    return tmp_path
+
+
+def test_the_kind_is_chosen_once_from_the_runs_and_every_kind_cleans_paths(two_kinds, monkeypatch):
+    monkeypatch.chdir(two_kinds)
+    chosen = []
+    choose = kinds.choose
+    monkeypatch.setattr(kinds, "choose", lambda study: chosen.append(choose(study)) or chosen[-1])
+    done = {
+        name: analyse([two_kinds / name], two_kinds / "out" / name) for name in ("chapter", "grid")
+    }
+    assert [kind.name for kind in chosen] == ["chapter", "grid"]  # once per analysis
+    assert {name: a.kind for name, a in done.items()} == {"chapter": "chapter", "grid": "grid"}
+    chapter_report = (two_kinds / "out" / "chapter" / "report.md").read_text()
+    grid_report = (two_kinds / "out" / "grid" / "report.md").read_text()
+    assert (
+        "does the chapter's CNN reach 99%?" in chapter_report and "per cell" not in chapter_report
+    )
+    assert "does a stronger model close the gap?" in grid_report
+    assert "Final test accuracy per cell" in (two_kinds / "out" / "grid" / "summary.md").read_text()
+    # given as absolute paths, the analysed folders are named as the reader finds them
+    assert "below `chapter`." in chapter_report and "below `grid`:" in grid_report
+    assert str(two_kinds) not in chapter_report + grid_report
+
+
+def test_a_new_kind_is_one_entry_in_the_registry(two_kinds, monkeypatch):
+    tuned = dataclasses.replace(chapter.KIND, name="tuned", title="tuned report")
+    monkeypatch.setattr(kinds, "KINDS", (tuned, *kinds.KINDS))
+    result = analyse([two_kinds / "grid"], two_kinds / "out")
+    assert result.kind == "tuned"
+    assert "<title>tuned report</title>" in (two_kinds / "out" / "report.html").read_text()
