@@ -28,6 +28,8 @@ from cnn_study.analysis.stats import (
 
 @dataclass
 class Study:
+    """A study as every kind of report reads it: its runs, grouped, ordered and summarised."""
+
     collection: Collection  # every run found, complete or not
     runs: pd.DataFrame  # the complete runs in a reader's order, with "group" and "cell"
     epochs: pd.DataFrame  # their epochs, with each run's group
