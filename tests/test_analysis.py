@@ -1,7 +1,12 @@
 """The analysis: statistics checked against independent computations, figures, bad input."""
 
+import dataclasses
+import html
 import math
+import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,9 +14,13 @@ import pytest
 from matplotlib import image
 from scipy import stats
 
+from cnn_study.analysis import kinds, report
 from cnn_study.analysis.__main__ import main
+from cnn_study.analysis.kinds import chapter
+from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.stats import group_keys
-from tests.conftest import run_cli, tiny_overrides
+from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
+from tests.conftest import ROOT, run_cli, tiny_overrides
 from tests.fakeruns import write_run
 
 MNIST = [0.990, 0.992, 0.989, 0.991]
@@ -114,6 +123,36 @@ def test_report_states_the_answer_and_embeds_the_figures(study):
     assert "python -m cnn_study -m dataset=mnist,fashion seed=0,1,2,3" in report
     html = (study / "analysis" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(FIGURES) and "<table>" in html
+
+
+def test_the_html_is_the_markdown_rendered_with_every_figure_embedded(study):
+    markdown = (study / "analysis" / "report.md").read_text()
+    page = (study / "analysis" / "report.html").read_text()
+    headings = re.findall(r"^(#+) (.+)$", markdown, re.MULTILINE)
+    assert len(headings) >= 10
+    for hashes, text in headings:
+        level = len(hashes)
+        assert f"<h{level}>{html.escape(text, quote=False)}</h{level}>" in page
+    assert page.count("<table>") == markdown.count("\n| --- ") > 5
+    assert page.count("<figure><img") == len(re.findall(r"^!\[", markdown, re.MULTILINE))
+    # config keys are code in both, never Markdown emphasis (model.<em>target</em>)
+    assert "| `model._target_` |" in markdown
+    assert "<code>model._target_</code>" in page and "<em>target</em>" not in page
+
+
+def test_the_html_renderer_shows_text_and_never_runs_it(tmp_path):
+    blocks = [
+        report.Heading("Keys like `model._target_`"),
+        report.Paragraph("- **bold** <script>alert(1)</script>\n- `optimizer._partial_`"),
+        report.Table(pd.DataFrame({"key": ["`trainer.epochs`"], "value": ["a|b"]})),
+        report.Code("python -m cnn_study seed=0,1"),
+    ]
+    page = report.to_html(report.to_markdown(blocks), tmp_path, "a <title>")
+    assert "<h2>Keys like <code>model._target_</code></h2>" in page
+    assert "<li><strong>bold</strong> &lt;script&gt;alert(1)&lt;/script&gt;</li>" in page
+    assert "<td><code>trainer.epochs</code></td>" in page and "<td>a|b</td>" in page
+    assert "<pre><code>python -m cnn_study seed=0,1\n</code></pre>" in page
+    assert "<title>a &lt;title&gt;</title>" in page and "<em>" not in page
 
 
 def test_grouping_ignores_keys_that_move_with_the_dataset(tmp_path):
@@ -266,3 +305,85 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     assert "holds a report of 4 other runs" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in published.iterdir()} == before
     assert main(["one_seed", "--overwrite"]) == 0
+
+
+def test_the_run_folder_gives_overrides_choices_and_status(tmp_path):
+    done = write_run(tmp_path, "mnist", 0, curve(0.99), model="cnn_bn", optimizer="adam")
+    assert done.read_overrides() == ["dataset=mnist", "seed=0", "model=cnn_bn", "optimizer=adam"]
+    assert done.read_choices()["model"] == "cnn_bn"
+    status = done.status()
+    assert status.state == COMPLETE and status.epochs_recorded == 5 and not status.unreadable
+    assert status.results["final_test_acc"] == pytest.approx(0.99)
+    # results.json says every epoch is done, but metrics.csv lost its last row: not complete
+    done.write_metrics(done.read_metrics()[:-1])
+    assert done.status().state == INCOMPLETE and done.status().epochs_recorded == 4
+    cut = write_run(
+        tmp_path / "cut", "fashion", 1, curve(0.88)[:2], finished=False, planned_epochs=5
+    )
+    assert cut.status().state == INCOMPLETE and cut.status().epochs_recorded == 2
+    cut.failure_file.write_text('{"error": "disk full"}')
+    assert (cut.status().state, cut.status().error) == (FAILED, "disk full")
+    cut.results_file.write_text("{not json")
+    assert cut.results_file in cut.status().unreadable
+    (cut.path / ".hydra" / "hydra.yaml").unlink()
+    (cut.path / ".hydra" / "overrides.yaml").unlink()
+    assert cut.read_choices() == {} and cut.read_overrides() == []
+
+
+def test_the_analysis_cli_never_imports_torch(tmp_path):
+    """Reading CSV and JSON must not cost PyTorch's import (seconds, and GBs on a laptop)."""
+    for seed in range(2):
+        write_run(tmp_path / "outputs", "mnist", seed, curve(0.99))
+        write_run(tmp_path / "outputs", "fashion", seed, curve(0.88))
+    code = (
+        "import sys\n"
+        "from cnn_study.analysis.__main__ import main\n"
+        f"assert main([{str(tmp_path / 'outputs')!r}, '--out', {str(tmp_path / 'an')!r}]) == 0\n"
+        "assert 'torch' not in sys.modules, 'the analysis imported torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "an" / "report.html").is_file()
+
+
+@pytest.fixture
+def two_kinds(tmp_path):
+    """A chapter-like study (the dataset varies) and a grid-like one (the model too)."""
+    for seed in range(2):
+        for dataset, acc in (("mnist", 0.99), ("fashion", 0.88)):
+            write_run(tmp_path / "chapter", dataset, seed, curve(acc))
+            for model in ("cnn", "cnn_bn"):
+                write_run(
+                    tmp_path / "grid", dataset, seed, curve(acc), model=model, optimizer="adam"
+                )
+    return tmp_path
+
+
+def test_the_kind_is_chosen_once_from_the_runs_and_every_kind_cleans_paths(two_kinds, monkeypatch):
+    monkeypatch.chdir(two_kinds)
+    chosen = []
+    choose = kinds.choose
+    monkeypatch.setattr(kinds, "choose", lambda study: chosen.append(choose(study)) or chosen[-1])
+    done = {
+        name: analyse([two_kinds / name], two_kinds / "out" / name) for name in ("chapter", "grid")
+    }
+    assert [kind.name for kind in chosen] == ["chapter", "grid"]  # once per analysis
+    assert {name: a.kind for name, a in done.items()} == {"chapter": "chapter", "grid": "grid"}
+    chapter_report = (two_kinds / "out" / "chapter" / "report.md").read_text()
+    grid_report = (two_kinds / "out" / "grid" / "report.md").read_text()
+    assert (
+        "does the chapter's CNN reach 99%?" in chapter_report and "per cell" not in chapter_report
+    )
+    assert "does a stronger model close the gap?" in grid_report
+    assert "Final test accuracy per cell" in (two_kinds / "out" / "grid" / "summary.md").read_text()
+    # given as absolute paths, the analysed folders are named as the reader finds them
+    assert "below `chapter`." in chapter_report and "below `grid`:" in grid_report
+    assert str(two_kinds) not in chapter_report + grid_report
+
+
+def test_a_new_kind_is_one_entry_in_the_registry(two_kinds, monkeypatch):
+    tuned = dataclasses.replace(chapter.KIND, name="tuned", title="tuned report")
+    monkeypatch.setattr(kinds, "KINDS", (tuned, *kinds.KINDS))
+    result = analyse([two_kinds / "grid"], two_kinds / "out")
+    assert result.kind == "tuned"
+    assert "<title>tuned report</title>" in (two_kinds / "out" / "report.html").read_text()

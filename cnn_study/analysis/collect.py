@@ -13,16 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from cnn_study.runs import RunFolder, find_runs, is_incidental
+from cnn_study.errors import StudyError
+from cnn_study.runs import COMPLETE, RunFolder, find_runs, is_incidental
 from cnn_study.settings import flatten
 
 log = logging.getLogger(__name__)
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: 200 configs in ms
-
-COMPLETE, INCOMPLETE, FAILED = "complete", "incomplete", "failed"
 
 # Config groups whose option names (cnn_bn, adam...) label a run better than its _target_.
 CHOICE_GROUPS = ("model", "optimizer", "scheduler")
@@ -70,40 +66,27 @@ class Collection:
         return self.runs[self.runs["status"] == COMPLETE]
 
 
-def _read_config(folder: RunFolder) -> dict[str, Any]:
-    config = yaml.load(folder.config_file.read_text(), Loader=_Loader)
-    if not isinstance(config, dict):
-        raise ValueError("not a mapping")
-    return config
-
-
-def _read_overrides(folder: RunFolder) -> str:
-    """The command-line overrides the run was started with, space-separated."""
+def _overrides(folder: RunFolder) -> str:
+    """The command-line overrides the run was started with, space-separated and quoted."""
     try:
-        overrides = yaml.load(
-            (folder.path / ".hydra" / "overrides.yaml").read_text(), Loader=_Loader
-        )
-    except (OSError, yaml.YAMLError):
+        overrides = folder.read_overrides()
+    except (OSError, ValueError):
         return ""
-    return " ".join(shlex.quote(str(o)) for o in overrides or [])
+    return " ".join(shlex.quote(o) for o in overrides)
 
 
-def _read_choices(folder: RunFolder, config: dict[str, Any]) -> dict[str, str]:
-    """model -> cnn_bn, ...: the config options a run was composed from.
+def _choice_names(folder: RunFolder, config: dict[str, Any]) -> dict[str, str]:
+    """model_name -> cnn_bn, ...: the config options a run was composed from.
 
-    Hydra's record of them (.hydra/hydra.yaml) is used where present; otherwise the short
-    class name of the group's _target_ stands in (ChapterCNN, SGD).
+    Hydra's record of them is used where present; otherwise the short class name of the
+    group's _target_ stands in (ChapterCNN, SGD).
     """
-    try:
-        hydra = yaml.load((folder.path / ".hydra" / "hydra.yaml").read_text(), Loader=_Loader)
-        choices = hydra["hydra"]["runtime"]["choices"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        choices = {}
+    choices = folder.read_choices()
     names = {}
     for group in CHOICE_GROUPS:
         target = (config.get(group) or {}).get("_target_")
         if group in choices:
-            names[f"{group}_name"] = str(choices[group])
+            names[f"{group}_name"] = choices[group]
         elif target:
             names[f"{group}_name"] = str(target).rsplit(".", 1)[-1]
     return names
@@ -153,47 +136,32 @@ def collect(paths: Iterable[str | Path]) -> Collection:
                 run = str(folder.path.absolute())
             names.add(run)
             try:
-                config = _read_config(folder)
-            except (OSError, ValueError, yaml.YAMLError) as exc:
-                log.warning("skipped %s: %s", folder.config_file, exc)
+                config = folder.read_config()
+            except StudyError as exc:  # the message names the file
+                log.warning("skipped %s", exc)
                 skipped.append(str(folder.config_file))
                 continue
-            row: dict[str, Any] = {"run": run, "overrides": _read_overrides(folder)}
+            if config is None:  # moved away while we looked
+                continue
+            row: dict[str, Any] = {"run": run, "overrides": _overrides(folder)}
             row.update({k: _hashable(v) for k, v in flatten(config).items()})
-            row.update(_read_choices(folder, config))
+            row.update(_choice_names(folder, config))
             row["identity"] = run_identity(config)
 
-            metrics = None
-            if folder.metrics_file.is_file():
-                try:
-                    metrics = pd.DataFrame(folder.read_metrics())
-                except (OSError, ValueError, KeyError) as exc:
-                    log.warning("skipped %s: %s", folder.metrics_file, exc)
-                    skipped.append(str(folder.metrics_file))
-            try:
-                results = folder.read_results()
-            except (OSError, ValueError) as exc:
-                log.warning("skipped %s: %s", folder.results_file, exc)
-                skipped.append(str(folder.results_file))
-                results = None
-
-            epochs_done = 0 if metrics is None else len(metrics)
-            planned = config.get("trainer", {}).get("epochs")
-            if results is not None and results.get("epochs_completed") == planned == epochs_done:
-                row["status"] = COMPLETE
-                row.update({k: results.get(k) for k in RESULT_FIELDS})
-                results_by_run[run] = results
+            status = folder.status(config)
+            for file, why in status.unreadable.items():
+                log.warning("skipped %s: %s", file, why)
+                skipped.append(str(file))
+            row["status"] = status.state
+            if status.complete:
+                row.update({k: status.results.get(k) for k in RESULT_FIELDS})
+                results_by_run[run] = status.results
             else:
-                try:
-                    failure = folder.read_failure()
-                except (OSError, ValueError):
-                    failure = None
-                row["status"] = FAILED if failure else INCOMPLETE
-                row["epochs_completed"] = epochs_done
-                row["error"] = (failure or {}).get("error")
+                row["epochs_completed"] = status.epochs_recorded
+                row["error"] = status.error
             rows.append(row)
-            if metrics is not None and len(metrics):
-                epoch_frames.append(metrics.assign(run=run))
+            if status.metrics:
+                epoch_frames.append(pd.DataFrame(status.metrics).assign(run=run))
 
     runs = pd.DataFrame(rows)
     epochs = (

@@ -1,0 +1,27 @@
+"""The kinds of study the analysis knows, and the one place where a study's kind is chosen.
+
+A kind is one module that ends in `KIND = Kind(...)` (kinds/base.py): how to recognise its
+study from the grouped runs, and its summary tables, figures and report wording; the
+sections every report shares are in kinds/common.py. Adding a kind (the tuned study, with
+recipes tuned per dataset on a validation split, say) is one new module, kinds/tuned.py,
+plus one line in KINDS below, above the kinds it is more specific than: the first kind
+whose matches() accepts the study is its kind.
+"""
+
+from __future__ import annotations
+
+from cnn_study.analysis.kinds import chapter, grid
+from cnn_study.analysis.kinds.base import Kind, Tables
+from cnn_study.analysis.study import Study
+
+__all__ = ["KINDS", "Kind", "Tables", "choose"]
+
+KINDS: tuple[Kind, ...] = (
+    grid.KIND,  # the dataset crossed with other factors
+    chapter.KIND,  # groups side by side: matches any study, so it comes last
+)
+
+
+def choose(study: Study) -> Kind:
+    """The study's kind: the first in KINDS that matches it."""
+    return next(kind for kind in KINDS if kind.matches(study))

@@ -1,0 +1,259 @@
+"""What every kind of report says alike: numbers as the reports write them, the opening
+line, the commands, what was run (the recipe held fixed), the machine, the records of every
+run, and the last two figures."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from cnn_study.analysis import report
+from cnn_study.analysis.portable import portable_path, portable_run
+from cnn_study.analysis.stats import dataset_order
+from cnn_study.analysis.study import Study
+from cnn_study.runs import COMPLETE
+
+# --- numbers ----------------------------------------------------------------------------
+
+
+def pct(value: float, digits: int = 2) -> str:
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{100 * value:.{digits}f}%"
+    )
+
+
+def points(value: float, digits: int = 2) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.{digits}f}"
+
+
+def p_value(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
+
+
+def test_set_size(runs: pd.DataFrame) -> str:
+    """How many test images the accuracies are fractions of: 10,000 (or 1,000 in a check)."""
+    sizes = sorted({int(v) for v in runs["test_size"].dropna()})
+    return " or ".join(f"{n:,}" for n in sizes) or "n/a"
+
+
+# --- sections ---------------------------------------------------------------------------
+
+
+def generated(study: Study) -> str:
+    """The opening line, without its full stop: when, from how many runs, below where."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    incomplete = len(study.collection.runs) - len(study.runs)
+    return (
+        f"Generated {now} from {len(study.runs)} complete runs ({incomplete} incomplete or "
+        f"failed) below {', '.join(f'`{portable_run(str(p))}`' for p in study.paths)}"
+    )
+
+
+def study_commands(runs: pd.DataFrame) -> list[str]:
+    """The sweep commands that give these runs, rebuilt from each run's saved overrides.
+
+    They are run from the project folder: the data folder is given relative to it, and
+    every override is quoted for the shell where it needs to be.
+    """
+    commands = []
+    data_dirs = [
+        portable_path(d, r)
+        for d, r in zip(runs["paths.data_dir"], runs["paths.root_dir"], strict=True)
+    ]
+    for (launcher, data_dir), block in runs.assign(_data=data_dirs).groupby(
+        ["launcher", "_data"], dropna=False
+    ):
+        values: dict[str, list[str]] = {}
+        for overrides in block["overrides"]:
+            for item in shlex.split(overrides):
+                key, _, value = item.partition("=")
+                values.setdefault(key, [])
+                if value not in values[key]:
+                    values[key].append(value)
+        args = " ".join(shlex.quote(f"{k}={','.join(_ordered(k, v))}") for k, v in values.items())
+        choice = "" if launcher in (None, "basic") else f" hydra/launcher={launcher}"
+        commands.append(
+            f"CNN_STUDY_DATA_DIR={shlex.quote(str(data_dir))} python -m cnn_study -m{choice} {args}"
+        )
+    return commands
+
+
+def _ordered(key: str, values: list[str]) -> list[str]:
+    """Sweep values in a reader's order: datasets MNIST first, numbers by size."""
+    if key == "dataset":
+        return dataset_order(values)
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)
+
+
+def _elapsed_minutes(runs: pd.DataFrame) -> float:
+    finished = pd.to_datetime(runs["finished"], utc=True)
+    started = finished - pd.to_timedelta(runs["last_session_seconds"].astype(float), unit="s")
+    return (finished.max() - started.min()).total_seconds() / 60
+
+
+def _unique(runs: pd.DataFrame, column: str) -> str:
+    if column not in runs:
+        return "n/a"
+    return ", ".join(sorted({str(v) for v in runs[column].dropna()})) or "n/a"
+
+
+def commands(study: Study) -> list[report.Block]:
+    runs = study.runs
+    return [
+        report.Heading("Commands"),
+        report.Paragraph(
+            "The study (rebuilt from the runs' saved overrides), then this analysis, both "
+            "run from the project folder:"
+        ),
+        report.Code(
+            "\n".join(study_commands(runs) + [study.command or "python -m cnn_study.analysis ..."])
+        ),
+        report.Paragraph(
+            f"Ran on {_unique(runs, 'device')} ({_unique(runs, 'device_name')}), host "
+            f"{_unique(runs, 'host')}, {_unique(runs, 'num_threads')} torch thread(s) per run, "
+            f"launcher {_unique(runs, 'launcher')}: {runs['train_seconds'].sum() / 60:.1f} min "
+            f"of training in all, {_elapsed_minutes(runs):.1f} min from the first run's start "
+            "to the last run's end."
+        ),
+    ]
+
+
+def recipe(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
+    """Config values shared by every run: the recipe held fixed across the comparison."""
+    shown = [
+        c
+        for c in runs.columns
+        if c.startswith(("model.", "optimizer.", "trainer.")) and c not in varied
+    ]
+    # Keys as code: model._target_ is a name to type, not Markdown emphasis.
+    rows = [(f"`{c}`", runs[c].iloc[0]) for c in shown if runs[c].nunique(dropna=False) == 1]
+    return pd.DataFrame(rows, columns=["config key", "value"])
+
+
+def what_was_run(study: Study, differences: str, varied: list[str]) -> list[report.Block]:
+    """What differs between the runs (in the kind's words), then every setting that does not.
+
+    varied: the config keys left out of the recipe table (they are what differs).
+    """
+    return [
+        report.Heading("What was run"),
+        report.Paragraph(differences + " Every other setting is the same in every run:"),
+        report.Table(recipe(study.runs, varied)),
+    ]
+
+
+def machine(study: Study) -> list[report.Block]:
+    runs = study.runs
+    return [
+        report.Heading("Machine and time"),
+        report.Table(
+            pd.DataFrame(
+                [
+                    ("hosts", _unique(runs, "host")),
+                    ("device", f"{_unique(runs, 'device')} ({_unique(runs, 'device_name')})"),
+                    ("torch threads per run", _unique(runs, "num_threads")),
+                    ("launcher", _unique(runs, "launcher")),
+                    (
+                        "torch / torchvision / Python",
+                        " / ".join(_unique(runs, c) for c in ("torch", "torchvision", "python")),
+                    ),
+                    ("git commit", _unique(runs, "git_commit")),
+                    (
+                        "training time, all runs",
+                        f"{runs['train_seconds'].sum() / 60:.1f} min of run time",
+                    ),
+                    ("elapsed, first start to last finish", f"{_elapsed_minutes(runs):.1f} min"),
+                ],
+                columns=["", "value"],
+            )
+        ),
+    ]
+
+
+def errors_and_losses() -> list[report.Block]:
+    return [
+        report.Figure(
+            Path("confusion_matrices.png"),
+            "Where each true class is predicted, in % of that class, all seeds pooled.",
+        ),
+        report.Figure(
+            Path("loss_curves.png"),
+            "Training loss (dropout on) and test loss per epoch, mean over seeds.",
+        ),
+    ]
+
+
+def _run_table(study: Study) -> pd.DataFrame:
+    """One line per run: where it is, what it scored, where and how it ran."""
+
+    def short(run: str) -> str:
+        for path in study.paths:
+            if Path(run).is_relative_to(path):
+                return str(Path(run).relative_to(path)) or "."
+        return run
+
+    runs, order = study.runs, study.order
+    table = runs.assign(rank=runs["group"].map(order.index)).sort_values(["rank", "seed"])
+    return pd.DataFrame(
+        {
+            "run": table["run"].map(short),
+            "group": table["group"],
+            "seed": table["seed"],
+            "final test acc": table["final_test_acc"].map(lambda v: pct(v)),
+            "best (epoch)": [
+                f"{pct(a)} ({int(e)})"
+                for a, e in zip(table["best_test_acc"], table["best_epoch"], strict=True)
+            ],
+            "train time": table["train_seconds"].map(lambda v: f"{v / 60:.1f} min"),
+            "host": table["host"],
+            "launcher": table["launcher"],
+            "job id": table["job_id"].map(lambda v: "-" if pd.isna(v) else str(v)),
+            "device": table["device"],
+        }
+    )
+
+
+def appendix(study: Study) -> list[report.Block]:
+    """Every run, and every folder left out of the statistics with the reason."""
+    collection = study.collection
+    blocks: list[report.Block] = [
+        report.Heading("Every run"),
+        report.Table(_run_table(study)),
+    ]
+    others = collection.runs[collection.runs["status"] != COMPLETE]
+    if len(others):
+        blocks += [
+            report.Heading("Incomplete and failed runs (left out of the statistics)"),
+            report.Table(
+                others.assign(
+                    error=others.get("error", pd.Series(dtype=str)).fillna(""),
+                )[["run", "status", "epochs_completed", "error"]]
+            ),
+        ]
+    if collection.duplicates:
+        blocks += [
+            report.Heading("Duplicate run folders (counted once)"),
+            report.Paragraph(
+                "\n".join(
+                    f"- `{copy}` holds the same config and seed as `{kept}`, which is counted"
+                    for kept, copy in collection.duplicates
+                )
+            ),
+        ]
+    if collection.skipped:
+        blocks += [
+            report.Heading("Unreadable files (skipped)"),
+            report.Paragraph("\n".join(f"- `{portable_run(f)}`" for f in collection.skipped)),
+        ]
+    return blocks
