@@ -382,9 +382,7 @@ def test_training_learns_generated_data_well_above_chance(tmp_path):
 
 
 @slow
-def test_ctrl_c_on_a_parallel_sweep_ends_with_one_line_and_the_rerun_resumes(
-    tmp_path, bigger_data
-):
+def test_ctrl_c_on_a_parallel_sweep_ends_with_one_line_and_the_rerun_resumes(tmp_path, bigger_data):
     """Ctrl-C sends SIGINT to the terminal's whole process group: the launching process and
     its joblib workers. Each run says where it stopped; the sweep ends with one line, exit 130,
     no traceback and no 'leaked semaphore' warning."""
