@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import re
 import socket
 import subprocess
 import time
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from cnn_study import loggers
 from cnn_study.data import Dataset, load_dataset
-from cnn_study.errors import StudyError
+from cnn_study.errors import RunFailed, StudyError
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
 from cnn_study.model import count_parameters, has_convolutions
 from cnn_study.runs import RunFolder, config_differences, now
@@ -55,7 +54,8 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
     """Train (or resume, or skip) the run that cfg describes in run_dir; return its results.
 
     One process at a time trains a run folder: a second one waits for the first (the lock),
-    then finds the run finished (skips it) or unfinished (resumes it).
+    then finds the run finished (skips it) or unfinished (resumes it). A run that fails once
+    it has begun raises RunFailed from its error, naming the failure.json it wrote.
     """
     launch = launch or Launch()
     try:
@@ -93,9 +93,8 @@ def _run_locked(
         return _train(cfg, config, folder, launch, checkpoint)
     except Exception as exc:
         folder.record_failure(exc)
-        exc.failure_file = folder.failure_file  # for the sweep's report: this failure's record
         log.error("run %s failed: %s", folder.path, exc)
-        raise
+        raise RunFailed(str(exc), folder.failure_file) from exc
 
 
 Found = tuple[dict[str, Any] | None, dict[str, Any] | None]  # (finished results, checkpoint)
@@ -114,9 +113,10 @@ def _inspect(cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch:
     differences = config_differences(saved, config)
     if differences:
         problem = StudyError(
-            f"{folder.path} holds a run with another config "
-            f"(differs in: {', '.join(differences)}); rerun with that config, choose "
-            "another study=NAME, or add force=true to move the old run aside"
+            f"{folder.path} holds a run with another config (differs in: {', '.join(differences)})",
+            "rerun with that config, choose another study=NAME, or add force=true to move the "
+            "old run aside",
+            separator="; ",
         )
         return _forced(cfg, folder, problem)
     if folder.is_finished():
@@ -150,7 +150,7 @@ def _forced(cfg: DictConfig, folder: RunFolder, problem: StudyError) -> Found:
     """A folder that cannot be kept: an error, or with force=true moved aside for a new run."""
     if not cfg.force:
         raise problem
-    _move_aside(folder, re.split(r"; |: rerun", str(problem))[0])
+    _move_aside(folder, problem.reason)
     return None, None
 
 
