@@ -10,7 +10,7 @@ from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 
 from cnn_study import experiment, launch
-from cnn_study.errors import StudyError
+from cnn_study.errors import RunFailed, StudyError
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -27,10 +27,11 @@ def main(cfg: DictConfig) -> float | None:
             # names every failed run and the command exits non-zero.
             launch.record_sweep_failure(run_dir, exc)
             return math.nan
-        if isinstance(exc, StudyError):
+        problem = exc.cause if isinstance(exc, RunFailed) else exc
+        if isinstance(problem, StudyError):
             # Hydra prints a CompactHydraException as its message alone, without a traceback.
-            raise CompactHydraException(str(exc)) from None
-        raise
+            raise CompactHydraException(str(problem)) from None
+        raise  # anything else is a bug: its traceback, then RunFailed naming failure.json
     # What a sweeper that optimises sees: a validation number, never a test one; nothing
     # without a validation split (the Optuna sweeper refuses such a search before it starts).
     return results.get(cfg.objective)

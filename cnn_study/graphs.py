@@ -1,12 +1,13 @@
-"""The training step and the evaluation pass, replayed as CUDA graphs.
+"""The training step and the evaluation pass of cnn_study.train, replayed as CUDA graphs.
 
 The chapter's CNN is so small that on a GPU the time goes to launching kernels, not to
 running them. A CUDA graph records one training step (forward, loss, backward, optimizer
 step, the epoch's running sums) once and replays all its kernels with one launch; the test
-set, being fixed, is recorded whole as one graph. The recipe is unchanged: every full batch
-replays the graph, and the epoch's last, shorter batch runs eagerly on the same tensors, so
-no sample is dropped. Dropout draws from CUDA's generator, which the graph advances on every
-replay, so each step still gets its own mask.
+set, being fixed, is recorded whole as one graph. What is recorded is train.py's own
+train_step and evaluation_pass, so the eager and the graphed path cannot drift apart. The
+recipe is unchanged: every full batch replays the graph, and the epoch's last, shorter batch
+runs eagerly on the same tensors, so no sample is dropped. Dropout draws from CUDA's
+generator, which the graph advances on every replay, so each step still gets its own mask.
 
 Used only on CUDA with trainer.cuda_graphs=true. Not yet run on a GPU: see README, Speed.
 """
@@ -14,11 +15,10 @@ Used only on CUDA with trainer.cuda_graphs=true. Not yet run on a GPU: see READM
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cnn_study.data import Split
-from cnn_study.train import Evaluation
+from cnn_study.train import Evaluation, evaluation_pass, summarize, train_step
 
 WARMUP_STEPS = 3  # eager steps on a side stream before capture, as PyTorch's docs ask
 
@@ -75,13 +75,9 @@ class GraphedTraining:
 
     def _step(self, index: torch.Tensor) -> None:
         images, labels = self.data.images[index], self.data.labels[index]
-        self.optimizer.zero_grad(set_to_none=False)
-        output = self.model(images)
-        loss = F.cross_entropy(output, labels)
-        loss.backward()
-        self.optimizer.step()
-        self.loss_sum += loss.detach() * len(index)
-        self.correct += (output.argmax(1) == labels).sum()
+        loss, correct = train_step(self.model, self.optimizer, images, labels, grads_in_place=True)
+        self.loss_sum += loss * len(index)
+        self.correct += correct
 
     def _capture(self) -> None:
         # A plain-number learning rate is recorded into the graph's kernels: capture again
@@ -113,39 +109,18 @@ class GraphedEvaluation:
 
     def __init__(self, model: nn.Module, data: Split, batch_size: int, num_classes: int):
         self.model, self.data, self.num_classes = model, data, num_classes
-        self.batch_size = batch_size
         model.eval()
         with torch.inference_mode(False), torch.no_grad():
             stream = torch.cuda.Stream(data.labels.device)
             stream.wait_stream(torch.cuda.current_stream(data.labels.device))
             with torch.cuda.stream(stream):
-                self._pass()
+                evaluation_pass(model, data, batch_size)
             torch.cuda.current_stream(data.labels.device).wait_stream(stream)
             self.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph):
-                self.loss_sum, self.predicted = self._pass()
-
-    def _pass(self) -> tuple[torch.Tensor, torch.Tensor]:
-        losses, predictions = [], []
-        for images, labels in zip(
-            self.data.images.split(self.batch_size),
-            self.data.labels.split(self.batch_size),
-            strict=True,
-        ):
-            output = self.model(images)
-            losses.append(F.cross_entropy(output, labels, reduction="sum"))
-            predictions.append(output.argmax(1))
-        return torch.stack(losses).sum(), torch.cat(predictions)
+                self.loss_sum, self.predicted = evaluation_pass(model, data, batch_size)
 
     def __call__(self) -> Evaluation:
         self.model.eval()
         self.graph.replay()
-        labels = self.data.labels
-        confusion = torch.bincount(
-            labels * self.num_classes + self.predicted, minlength=self.num_classes**2
-        ).view(self.num_classes, self.num_classes)
-        return Evaluation(
-            loss=self.loss_sum.item() / len(labels),
-            accuracy=(self.predicted == labels).sum().item() / len(labels),
-            confusion=confusion.cpu(),
-        )
+        return summarize(self.loss_sum, self.predicted, self.data.labels, self.num_classes)

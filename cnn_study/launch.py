@@ -11,6 +11,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
+from cnn_study.errors import RunFailed
 from cnn_study.experiment import Launch
 from cnn_study.hardware import available_cores
 from cnn_study.runs import RunFolder
@@ -77,8 +78,10 @@ def record_sweep_failure(run_dir: str, exc: BaseException) -> None:
     hydra = HydraConfig.get()
     folder = failures_dir(hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
     run = RunFolder(run_dir)
-    failure_file = getattr(exc, "failure_file", None)  # set where the run recorded it
-    if failure_file is None and not run.config_file.is_file():
+    failure_file = None
+    if isinstance(exc, RunFailed):  # the run began, and recorded its failure itself
+        failure_file, exc = exc.failure_file, exc.cause or exc
+    elif not run.config_file.is_file():
         # Failed before the run began (an invalid config): give it its record too, in a
         # folder that holds no run, so nothing of another run is touched.
         run.record_failure(exc)

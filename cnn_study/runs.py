@@ -168,10 +168,10 @@ class RunFolder:
             config = yaml.load(self.config_file.read_text(), Loader=_Loader)
         except (OSError, yaml.YAMLError) as exc:
             raise StudyError(
-                f"{self.config_file} cannot be read ({exc}): move the folder aside"
+                f"{self.config_file} cannot be read ({exc})", "move the folder aside"
             ) from None
         if not isinstance(config, dict):
-            raise StudyError(f"{self.config_file} is not a config mapping: move the folder aside")
+            raise StudyError(f"{self.config_file} is not a config mapping", "move the folder aside")
         return config
 
     def read_overrides(self) -> list[str]:
@@ -227,8 +227,8 @@ class RunFolder:
             return torch.load(self.checkpoint_file, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise StudyError(
-                f"{self.checkpoint_file} cannot be loaded ({type(exc).__name__}): "
-                "rerun with force=true to move this run aside and start it anew"
+                f"{self.checkpoint_file} cannot be loaded ({type(exc).__name__})",
+                "rerun with force=true to move this run aside and start it anew",
             ) from None
 
     def write_metrics(self, rows: Sequence[Mapping[str, Any]]) -> None:

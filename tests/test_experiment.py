@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cnn_study import experiment
-from cnn_study.errors import StudyError
+from cnn_study.errors import RunFailed, StudyError
 from cnn_study.runs import METRICS_COLUMNS, RunFolder
 
 
@@ -69,8 +69,10 @@ def test_an_interrupted_run_resumes_exactly(make_cfg, tmp_path, monkeypatch):
         return real_train_epoch(*args, **kwargs)
 
     monkeypatch.setattr(experiment, "train_epoch", stop_in_epoch_3)
-    with pytest.raises(Interrupted):
+    with pytest.raises(RunFailed) as failed:
         experiment.run(cfg, tmp_path / "resumed")
+    assert isinstance(failed.value.cause, Interrupted)
+    assert failed.value.failure_file == tmp_path / "resumed" / "failure.json"
     assert len(read_metrics(tmp_path / "resumed")) == 2
     assert not (tmp_path / "resumed" / "results.json").exists()
     assert json.loads((tmp_path / "resumed" / "failure.json").read_text())["type"] == "Interrupted"
@@ -133,10 +135,14 @@ def test_another_config_in_the_folder_is_named_and_nothing_is_touched(make_cfg, 
     assert after == before
 
 
-def test_force_moves_the_old_run_aside_and_starts_anew(make_cfg, tmp_path):
+def test_force_moves_the_old_run_aside_and_starts_anew(make_cfg, tmp_path, caplog):
     experiment.run(make_cfg(), tmp_path / "run")
     old = (tmp_path / "run" / "results.json").read_text()
-    experiment.run(make_cfg("optimizer.lr=0.05", "force=true"), tmp_path / "run")
+    with caplog.at_level("WARNING"):
+        experiment.run(make_cfg("optimizer.lr=0.05", "force=true"), tmp_path / "run")
+    # the reason, without the fix that force=true has just applied
+    (line,) = [r.getMessage() for r in caplog.records if "force=true: moved" in r.getMessage()]
+    assert line.endswith("(differs in: optimizer.lr))") and "rerun" not in line
     aside = list(tmp_path.glob(".run.replaced-*"))
     assert len(aside) == 1 and (aside[0] / "results.json").read_text() == old
     assert (
@@ -146,8 +152,10 @@ def test_force_moves_the_old_run_aside_and_starts_anew(make_cfg, tmp_path):
 
 
 def test_a_failing_run_records_its_error(make_cfg, tmp_path):
-    with pytest.raises(StudyError):
+    with pytest.raises(RunFailed, match="data not found") as failed:
         experiment.run(make_cfg("paths.data_dir=/nonexistent"), tmp_path / "run")
+    assert isinstance(failed.value.cause, StudyError)  # the CLI prints it as one line
+    assert failed.value.failure_file == tmp_path / "run" / "failure.json"
     failure = json.loads((tmp_path / "run" / "failure.json").read_text())
     assert "data not found" in failure["error"] and failure["time"] and failure["traceback"]
 
@@ -191,7 +199,7 @@ def test_a_cosine_schedule_resumes_exactly(make_cfg, tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(experiment, "train_epoch", stop_in_epoch_3)
-    with pytest.raises(Interrupted):
+    with pytest.raises(RunFailed):
         experiment.run(cfg, tmp_path / "resumed")
     trained.clear()
     monkeypatch.setattr(

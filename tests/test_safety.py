@@ -2,6 +2,7 @@
 that keeps a job's own progress, graceful stops, full disks, and learning that can fail."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -10,9 +11,10 @@ import threading
 import time
 
 import pytest
+from omegaconf import OmegaConf
 
 from cnn_study import experiment
-from cnn_study.errors import StudyError
+from cnn_study.errors import RunFailed, StudyError
 from cnn_study.runs import RunFolder
 from tests.conftest import ROOT, make_dataset, run_cli, tiny_overrides
 
@@ -149,6 +151,38 @@ def test_a_failing_run_never_stops_the_sweep(tmp_path, tiny_data, launcher):
     assert "Traceback" not in done.stderr
 
 
+def test_the_sweep_report_names_the_failure_record_the_run_wrote(tmp_path, monkeypatch):
+    """Through the real entry point in a sweep: a run that fails once begun hands its
+    failure.json to the sweep's report, which names it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    from cnn_study import callbacks, launch
+    from cnn_study.__main__ import main
+    from tests.conftest import CONF
+
+    monkeypatch.setenv(launch.SWEEP_ID, "sweep1")
+    run_dir = tmp_path / "sweep" / "0"
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        overrides = [*tiny_overrides(tmp_path / "no-data", tmp_path), "hydra.job.num=0"]
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    cfg.hydra.mode = RunMode.MULTIRUN
+    cfg.hydra.sweep.dir = str(tmp_path / "sweep")
+    cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+    hydra_cfg = cfg.hydra
+    with open_dict(cfg):
+        del cfg["hydra"]
+    assert math.isnan(main(cfg))  # the sweep goes on with its other runs
+    with pytest.raises(SystemExit) as report:
+        callbacks.ReportFailures().on_multirun_end(OmegaConf.create({"hydra": hydra_cfg}))
+    failure = run_dir / "failure.json"
+    assert failure.is_file() and f"(see {failure})" in str(report.value)
+    assert "data not found" in str(report.value)
+
+
 # --- force=true keeps a job's own progress ------------------------------------------------------
 
 
@@ -187,7 +221,7 @@ def test_a_requeued_force_job_resumes_its_own_progress(make_cfg, tmp_path, monke
     cfg = make_cfg("trainer.epochs=4", "seed=2", "force=true")
     experiment.run(make_cfg("trainer.epochs=4", "seed=2"), tmp_path / "whole")
     interrupt_in_epoch(monkeypatch, 3)
-    with pytest.raises(Killed):
+    with pytest.raises(RunFailed, match="killed in epoch 3"):
         experiment.run(cfg, tmp_path / "run")
     trained = count_epochs(monkeypatch)
     with caplog.at_level("INFO"):
@@ -211,13 +245,16 @@ def test_force_on_a_run_finished_by_the_same_slurm_job_keeps_it(make_cfg, tmp_pa
     assert len(trained) == 2 and len(list(tmp_path.glob(".run.replaced-*"))) == 1
 
 
-def test_force_moves_an_unreadable_checkpoint_aside(make_cfg, tmp_path):
+def test_force_moves_an_unreadable_checkpoint_aside(make_cfg, tmp_path, caplog):
     experiment.run(make_cfg("trainer.epochs=3"), tmp_path / "run")
     (tmp_path / "run" / "results.json").unlink()
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(StudyError, match="cannot be loaded"):
+    with pytest.raises(StudyError, match="cannot be loaded .*: rerun with force=true"):
         experiment.run(make_cfg("trainer.epochs=3"), tmp_path / "run")
-    experiment.run(make_cfg("trainer.epochs=3", "force=true"), tmp_path / "run")
+    with caplog.at_level("WARNING"):
+        experiment.run(make_cfg("trainer.epochs=3", "force=true"), tmp_path / "run")
+    assert "checkpoint.pt cannot be loaded (UnpicklingError))" in caplog.text
+    assert "rerun with force=true" not in caplog.text
     assert RunFolder(tmp_path / "run").is_finished()
     (aside,) = tmp_path.glob(".run.replaced-*")
     assert (aside / "checkpoint.pt").read_bytes() == b"not a checkpoint"
@@ -229,7 +266,7 @@ def test_force_moves_an_unreadable_checkpoint_aside(make_cfg, tmp_path):
 def test_resume_trains_only_the_missing_epochs(make_cfg, tmp_path, monkeypatch):
     cfg = make_cfg("trainer.epochs=5", "seed=1")
     interrupt_in_epoch(monkeypatch, 4)
-    with pytest.raises(Killed):
+    with pytest.raises(RunFailed, match="killed in epoch 4"):
         experiment.run(cfg, tmp_path / "run")
     assert RunFolder(tmp_path / "run").load_checkpoint()["epoch"] == 3
     trained = count_epochs(monkeypatch)
@@ -303,8 +340,9 @@ def test_a_failing_write_leaves_the_checkpoint_and_no_temporary_file(
         return real_fsync(fd)
 
     monkeypatch.setattr(runs.os, "fsync", fsync_full_on_second_checkpoint)
-    with pytest.raises(StudyError) as err:
+    with pytest.raises(RunFailed) as err:
         experiment.run(cfg, tmp_path / "run")
+    assert isinstance(err.value.cause, StudyError)
     message = str(err.value)
     assert "\n" not in message and "No space left on device" in message
     assert "checkpoint.pt" in message and "rerun the same command" in message

@@ -1,0 +1,123 @@
+"""What a run folder holds decides what a run does: skip it, resume it, start it, or stop.
+
+A finished run with this config is skipped; an unfinished one resumes from its checkpoint;
+an empty folder starts a run. Another config, or files that cannot be read, stop the run with
+the reason and the fix, or with force=true are moved aside for a new run. One process at a
+time decides and trains (the folder's lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnn_study.errors import StudyError
+from cnn_study.runs import RunFolder, config_differences
+from cnn_study.signals import stop_on_signals
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a folder holds: a finished run's results (skip), a checkpoint (resume), or
+    neither (start)."""
+
+    results: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """Which job asks, and whether it may replace what it finds (force=true)."""
+
+    force: bool = False
+    job_id: str | None = None
+    sweep_id: str | None = None
+
+
+@contextlib.contextmanager
+def held(folder: RunFolder) -> Iterator[None]:
+    """The folder to this process alone (a second one waits here for the first to end), and
+    SIGINT/SIGTERM raising Stopped, so a stop unwinds and keeps the last checkpoint."""
+    with folder.lock(), stop_on_signals():
+        for stale in folder.remove_stale_temp_files():
+            log.info("removed %s, left by a process that was killed mid-write", stale)
+        yield
+
+
+def inspect(folder: RunFolder, config: dict[str, Any], job: Job) -> Found:
+    """What the folder holds. force=true moves aside only what cannot be kept: another
+    config, unreadable files, or a run finished by another job."""
+    try:
+        saved = folder.read_config()
+    except StudyError as problem:
+        return _forced(folder, problem, job)
+    if saved is None:
+        return Found()
+    differences = config_differences(saved, config)
+    if differences:
+        problem = StudyError(
+            f"{folder.path} holds a run with another config (differs in: {', '.join(differences)})",
+            "rerun with that config, choose another study=NAME, or add force=true to move the "
+            "old run aside",
+            separator="; ",
+        )
+        return _forced(folder, problem, job)
+    if folder.is_finished():
+        results = folder.read_results()
+        if job.force and not _same_job(results, job):
+            move_aside(folder, "force=true retrains a finished run")
+            return Found()
+        log.info(
+            "skipped %s: already finished (final test accuracy %.4f)",
+            folder.path,
+            results["final_test_acc"],
+        )
+        return Found(results=results)
+    # Unfinished, same config: resume, force or not. A requeued or retried job that was
+    # started with force=true must not throw away its own progress.
+    try:
+        return Found(checkpoint=folder.load_checkpoint())
+    except StudyError as problem:
+        return _forced(folder, problem, job)
+
+
+def _same_job(results: dict[str, Any], job: Job) -> bool:
+    """Was this finished run made by this very job (a requeue) or an earlier job of this
+    very sweep (two overrides that map to one folder)? force=true keeps it then."""
+    same_job = job.job_id and results.get("job_id") == job.job_id
+    same_sweep = job.sweep_id and results.get("sweep_id") == job.sweep_id
+    return bool(same_job or same_sweep)
+
+
+def _forced(folder: RunFolder, problem: StudyError, job: Job) -> Found:
+    """A folder that cannot be kept: an error, or with force=true moved aside for a new run."""
+    if not job.force:
+        raise problem
+    move_aside(folder, problem.reason)
+    return Found()
+
+
+def move_aside(folder: RunFolder, why: str) -> None:
+    aside = folder.move_aside()
+    folder.path.mkdir(parents=True)
+    _reopen_log_files(folder.path)
+    log.warning("force=true: moved %s aside to %s (%s)", folder.path, aside, why)
+
+
+def _reopen_log_files(folder: Path) -> None:
+    """Point log files of a folder just moved aside back at the folder's path.
+
+    Hydra opened the run's log file before the run started; after the move its handler
+    still writes into the moved folder. Closed, a FileHandler reopens its path on next use.
+    """
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(
+            folder
+        ):
+            handler.close()
