@@ -25,6 +25,7 @@ from tqdm import tqdm
 from cnn_study import lifecycle, loggers
 from cnn_study.data import Dataset, load_dataset
 from cnn_study.errors import RunFailed, StudyError
+from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
 from cnn_study.loggers import RunLogger
 from cnn_study.model import count_parameters
@@ -272,12 +273,11 @@ def _hparams(config: dict[str, Any], launch: Launch) -> dict[str, Any]:
     def chosen(group: str) -> str:
         return str(choices.get(group) or config[group]["_target_"].rsplit(".", 1)[-1])
 
-    hparams = {
-        "study": config["study"],
-        "dataset": config["dataset"]["name"],
-        "model": chosen("model"),
-        "optimizer": chosen("optimizer"),
-        "scheduler": chosen("scheduler"),
+    hparams = {"study": config["study"], "dataset": config["dataset"]["name"]}
+    hparams |= {group: chosen(group) for group in CHOICE_GROUPS}
+    if config.get("recipe"):
+        hparams["recipe"] = config["recipe"]
+    hparams |= {
         "epochs": config["trainer"]["epochs"],
         "batch_size": config["trainer"]["batch_size"],
         "seed": config["seed"],

@@ -15,16 +15,21 @@ from typing import Any
 import pandas as pd
 
 from cnn_study.errors import StudyError
+from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.runs import COMPLETE, RunFolder, find_runs, is_incidental
 from cnn_study.settings import flatten
 
 log = logging.getLogger(__name__)
 
-# Config groups whose option names (cnn_bn, adam...) label a run better than its _target_.
-CHOICE_GROUPS = ("model", "optimizer", "scheduler")
 
 # Result fields copied into the runs frame (the rest of results.json stays on disk).
 RESULT_FIELDS = [
+    "val_size",
+    "split_fingerprint",
+    "final_val_acc",
+    "best_val_acc",
+    "best_val_epoch",
+    "test_acc_at_best_val",
     "final_test_acc",
     "final_test_loss",
     "final_train_acc",
@@ -115,8 +120,10 @@ def _hashable(value: Any) -> Any:
     return ", ".join(map(str, value)) if isinstance(value, list) else value
 
 
-def collect(paths: Iterable[str | Path]) -> Collection:
-    """Read every run folder below paths; unreadable files are skipped with a warning."""
+def collect(paths: Iterable[str | Path], skip: Iterable[Path] = ()) -> Collection:
+    """Read every run folder below paths, except those below skip (a search's trials);
+    unreadable files are skipped with a warning."""
+    skipped_below = [Path(s).resolve() for s in skip]
     rows: list[dict[str, Any]] = []
     epoch_frames: list[pd.DataFrame] = []
     results_by_run: dict[str, dict[str, Any]] = {}
@@ -127,7 +134,9 @@ def collect(paths: Iterable[str | Path]) -> Collection:
     names: set[str] = set()
     for path in paths:
         for folder in find_runs(path):
-            if folder.path.resolve() in seen:
+            if folder.path.resolve() in seen or any(
+                folder.path.resolve().is_relative_to(s) for s in skipped_below
+            ):
                 continue
             seen.add(folder.path.resolve())
             folders.append(folder.path)

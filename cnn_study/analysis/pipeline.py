@@ -15,6 +15,7 @@ import pandas as pd
 from cnn_study.analysis import figures, kinds, report
 from cnn_study.analysis.collect import Collection, collect
 from cnn_study.analysis.portable import portable_runs
+from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import Study, summarise_study
 from cnn_study.errors import StudyError
 from cnn_study.runs import COMPLETE
@@ -51,7 +52,11 @@ def analyse(
 ) -> Analysis:
     """Analyse every run below paths and write tables, figures and the report to out
     (default: analysis/<study>/)."""
-    collection = collect(paths)  # reads only; nothing is written before the checks below
+    # Reads only; nothing is written before the checks below. A search's trials are its
+    # evidence, not runs of the study it served: they are read apart.
+    searches = find_searches(paths)
+    collection = collect(paths, skip=[s.folder for s in searches])
+    trials = collect([s.folder for s in searches]) if searches else None
     if collection.runs.empty:
         raise StudyError(
             f"no run folders found below {', '.join(map(str, paths))} (a run folder holds "
@@ -74,7 +79,7 @@ def analyse(
     out = out or default_out(collection.complete)
     _check_out(out, collection.folders)
     _check_other_report(out, collection.complete, overwrite)
-    study = summarise_study(collection, paths, command)
+    study = summarise_study(collection, paths, command, searches, trials)
     kind = kinds.choose(study)  # the one place the study's kind is decided
 
     out.mkdir(parents=True, exist_ok=True)

@@ -14,34 +14,25 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cnn_study.factors import CHAPTER_CELL, GROUPING_KEYS
 from cnn_study.runs import is_incidental
 
 CONFIDENCE = 0.95
 TARGET = 0.99  # the chapter's claim: about 99% test accuracy
 
-# Keys tried first when naming groups, so that a dataset sweep is grouped by dataset.name
-# rather than by a key that merely moves with it (dataset.mean, dataset.classes...). The study
-# is a key like any other: runs of two studies are never pooled into one group.
-_PRIORITY = [
-    "dataset.name",
-    "model._target_",
-    "optimizer._target_",
-    "scheduler._target_",
-    "study",
-]
+# Keys tried first when naming groups (the factors, then the study), so that a dataset sweep
+# is grouped by dataset.name rather than by a key that merely moves with it (dataset.mean,
+# dataset.classes...). The study is a key like any other: runs of two studies are never
+# pooled into one group.
+_PRIORITY = [*GROUPING_KEYS, "study"]
 _NOT_GROUPING = {"seed"}
 # The chapter's cell of a grid: its model, optimizer and (no) schedule, by class, and by the
 # config options' names where runs recorded them (sgd and momentum share torch.optim.SGD).
-CHAPTER_CELL = {
-    "model._target_": "cnn_study.model.ChapterCNN",
-    "optimizer._target_": "torch.optim.SGD",
-    "scheduler._target_": "torch.optim.lr_scheduler.ConstantLR",
-}
 CHAPTER_CHOICES = {"model_name": "cnn", "optimizer_name": "sgd", "scheduler_name": "none"}
 
 
 def _varying(runs: pd.DataFrame) -> list[str]:
-    config_columns = [c for c in runs.columns if "." in c or c in ("seed", "study")]
+    config_columns = [c for c in runs.columns if "." in c or c in (*_PRIORITY, "seed")]
     return [
         c
         for c in config_columns
@@ -241,7 +232,7 @@ def is_chapter_cell(run: pd.Series | dict) -> bool:
     """Is this run the chapter's model, optimizer and schedule? Every key is checked, varying
     or not: a grid of adam runs only has no chapter's cell."""
     for key, value in CHAPTER_CELL.items():
-        if key in run and run[key] != value:
+        if key in run and isinstance(run[key], str) and run[key] != value:  # None: no label
             return False
     for key, value in CHAPTER_CHOICES.items():
         name = run.get(key)

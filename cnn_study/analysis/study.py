@@ -7,12 +7,13 @@ out), and summarised over seeds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from cnn_study.analysis.collect import Collection
+from cnn_study.analysis.searches import Search
 from cnn_study.analysis.stats import (
     CHAPTER_CELL,
     confusion,
@@ -41,6 +42,8 @@ class Study:
     confusion: dict[str, tuple]  # group -> its confusion matrix, all seeds pooled
     paths: list[Path]  # the folders analysed, as given
     command: str | None  # the analysis command, as typed
+    searches: list[Search] = field(default_factory=list)  # recipe searches found (tuned study)
+    trial_runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # the searches' runs
 
     @property
     def cell_keys(self) -> list[str]:
@@ -57,8 +60,15 @@ class Study:
         return list(self.summary["group"])
 
 
-def summarise_study(collection: Collection, paths: list[Path], command: str | None) -> Study:
-    """Group the complete runs of a collection and summarise each group over its seeds."""
+def summarise_study(
+    collection: Collection,
+    paths: list[Path],
+    command: str | None,
+    searches: list[Search] | None = None,
+    trials: Collection | None = None,
+) -> Study:
+    """Group the complete runs of a collection and summarise each group over its seeds;
+    searches and their trial runs ride along for the kinds that read them."""
     runs = collection.complete.copy()
     keys = group_keys(runs)
     names = dataset_names(runs)
@@ -85,6 +95,8 @@ def summarise_study(collection: Collection, paths: list[Path], command: str | No
         confusion=confusion(runs, collection.results, keys, names),
         paths=list(paths),
         command=command,
+        searches=list(searches or []),
+        trial_runs=trials.complete if trials is not None else pd.DataFrame(),
     )
 
 

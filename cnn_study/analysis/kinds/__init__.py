@@ -10,13 +10,14 @@ whose matches() accepts the study is its kind.
 
 from __future__ import annotations
 
-from cnn_study.analysis.kinds import chapter, grid
+from cnn_study.analysis.kinds import chapter, grid, tuned
 from cnn_study.analysis.kinds.base import Kind, Tables
 from cnn_study.analysis.study import Study
 
 __all__ = ["KINDS", "Kind", "Tables", "choose"]
 
 KINDS: tuple[Kind, ...] = (
+    tuned.KIND,  # recipes crossed with datasets: a grid whose factor is the recipe
     grid.KIND,  # the dataset crossed with other factors
     chapter.KIND,  # groups side by side: matches any study, so it comes last
 )

@@ -15,6 +15,7 @@ from cnn_study.analysis import report
 from cnn_study.analysis.portable import portable_path, portable_run
 from cnn_study.analysis.stats import dataset_order
 from cnn_study.analysis.study import Study
+from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.runs import COMPLETE
 
 # --- numbers ----------------------------------------------------------------------------
@@ -86,6 +87,29 @@ def study_commands(runs: pd.DataFrame) -> list[str]:
     return commands
 
 
+def search_commands(trial_runs: pd.DataFrame, names: list[str]) -> list[str]:
+    """The command of each search (study name in names), rebuilt from its trials: the
+    overrides every trial shares (the searched ones differ from trial to trial)."""
+    commands = []
+    for name in names:
+        trials = trial_runs[trial_runs["study"] == name] if len(trial_runs) else trial_runs
+        if trials.empty:
+            continue
+        shared = None
+        for overrides in trials["overrides"]:
+            items = shlex.split(overrides)
+            shared = items if shared is None else [o for o in shared if o in items]
+        first = trials.iloc[0]
+        data_dir = portable_path(first["paths.data_dir"], first["paths.root_dir"])
+        launcher = first["launcher"]
+        choice = "" if launcher in (None, "basic") else f" hydra/launcher={launcher}"
+        commands.append(
+            f"CNN_STUDY_DATA_DIR={shlex.quote(str(data_dir))} python -m cnn_study"
+            f"{choice} {' '.join(map(shlex.quote, shared or []))}"
+        )
+    return commands
+
+
 def _ordered(key: str, values: list[str]) -> list[str]:
     """Sweep values in a reader's order: datasets MNIST first, numbers by size."""
     if key == "dataset":
@@ -96,13 +120,14 @@ def _ordered(key: str, values: list[str]) -> list[str]:
         return sorted(values)
 
 
-def _elapsed_minutes(runs: pd.DataFrame) -> float:
+def elapsed_minutes(runs: pd.DataFrame) -> float:
+    """From the first run's start (of its last session) to the last run's end."""
     finished = pd.to_datetime(runs["finished"], utc=True)
     started = finished - pd.to_timedelta(runs["last_session_seconds"].astype(float), unit="s")
     return (finished.max() - started.min()).total_seconds() / 60
 
 
-def _unique(runs: pd.DataFrame, column: str) -> str:
+def unique(runs: pd.DataFrame, column: str) -> str:
     if column not in runs:
         return "n/a"
     return ", ".join(sorted({str(v) for v in runs[column].dropna()})) or "n/a"
@@ -120,10 +145,10 @@ def commands(study: Study) -> list[report.Block]:
             "\n".join(study_commands(runs) + [study.command or "python -m cnn_study.analysis ..."])
         ),
         report.Paragraph(
-            f"Ran on {_unique(runs, 'device')} ({_unique(runs, 'device_name')}), host "
-            f"{_unique(runs, 'host')}, {_unique(runs, 'num_threads')} torch thread(s) per run, "
-            f"launcher {_unique(runs, 'launcher')}: {runs['train_seconds'].sum() / 60:.1f} min "
-            f"of training in all, {_elapsed_minutes(runs):.1f} min from the first run's start "
+            f"Ran on {unique(runs, 'device')} ({unique(runs, 'device_name')}), host "
+            f"{unique(runs, 'host')}, {unique(runs, 'num_threads')} torch thread(s) per run, "
+            f"launcher {unique(runs, 'launcher')}: {runs['train_seconds'].sum() / 60:.1f} min "
+            f"of training in all, {elapsed_minutes(runs):.1f} min from the first run's start "
             "to the last run's end."
         ),
     ]
@@ -131,11 +156,8 @@ def commands(study: Study) -> list[report.Block]:
 
 def recipe(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:
     """Config values shared by every run: the recipe held fixed across the comparison."""
-    shown = [
-        c
-        for c in runs.columns
-        if c.startswith(("model.", "optimizer.", "trainer.")) and c not in varied
-    ]
+    prefixes = (*(f"{group}." for group in CHOICE_GROUPS), "trainer.")  # the recipe's parts
+    shown = [c for c in runs.columns if c.startswith(prefixes) and c not in varied]
     # Keys as code: model._target_ is a name to type, not Markdown emphasis.
     rows = [(f"`{c}`", runs[c].iloc[0]) for c in shown if runs[c].nunique(dropna=False) == 1]
     return pd.DataFrame(rows, columns=["config key", "value"])
@@ -160,20 +182,20 @@ def machine(study: Study) -> list[report.Block]:
         report.Table(
             pd.DataFrame(
                 [
-                    ("hosts", _unique(runs, "host")),
-                    ("device", f"{_unique(runs, 'device')} ({_unique(runs, 'device_name')})"),
-                    ("torch threads per run", _unique(runs, "num_threads")),
-                    ("launcher", _unique(runs, "launcher")),
+                    ("hosts", unique(runs, "host")),
+                    ("device", f"{unique(runs, 'device')} ({unique(runs, 'device_name')})"),
+                    ("torch threads per run", unique(runs, "num_threads")),
+                    ("launcher", unique(runs, "launcher")),
                     (
                         "torch / torchvision / Python",
-                        " / ".join(_unique(runs, c) for c in ("torch", "torchvision", "python")),
+                        " / ".join(unique(runs, c) for c in ("torch", "torchvision", "python")),
                     ),
-                    ("git commit", _unique(runs, "git_commit")),
+                    ("git commit", unique(runs, "git_commit")),
                     (
                         "training time, all runs",
                         f"{runs['train_seconds'].sum() / 60:.1f} min of run time",
                     ),
-                    ("elapsed, first start to last finish", f"{_elapsed_minutes(runs):.1f} min"),
+                    ("elapsed, first start to last finish", f"{elapsed_minutes(runs):.1f} min"),
                 ],
                 columns=["", "value"],
             )

@@ -1,0 +1,77 @@
+"""Recipe searches (hparams_search) found below the analysed folders, as tidy frames.
+
+A search's sweep folder holds the sweeper's own records beside its trials' run folders:
+trials.csv (one row per trial: state, objective, parameters, run folder) and
+optimization_results.yaml (the best trial). Its trials are ordinary run folders, read like
+any other run; they are the search's evidence, not runs of the study the search served.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+log = logging.getLogger(__name__)
+
+TRIALS_FILE = "trials.csv"
+BEST_FILE = "optimization_results.yaml"
+# trials.csv's columns that are not searched parameters
+TRIAL_COLUMNS = ("number", "state", "value", "run_dir", "seconds")
+
+
+@dataclass
+class Search:
+    folder: Path
+    name: str  # the Optuna study's name, e.g. tune-chapter-fashion
+    trials: pd.DataFrame  # trials.csv, one row per trial, with "run" (the trial's run name)
+    best: dict[str, Any]  # optimization_results.yaml
+
+    @property
+    def params(self) -> list[str]:
+        return [c for c in self.trials.columns if c not in (*TRIAL_COLUMNS, "run")]
+
+    @property
+    def counted(self) -> pd.DataFrame:
+        """The trials that used up budget: finished ones, not the interrupted and asked again."""
+        return self.trials[self.trials["state"] != "interrupted"]
+
+
+def find_searches(paths: Iterable[str | Path]) -> list[Search]:
+    """Every search folder at or below paths (a folder holding trials.csv and its best)."""
+    found: dict[Path, Search] = {}
+    for path in paths:
+        for folder, subfolders, files in os.walk(path):
+            subfolders[:] = sorted(s for s in subfolders if not s.startswith("."))
+            if TRIALS_FILE in files and BEST_FILE in files:
+                search = read_search(Path(folder))
+                if search is not None:
+                    found.setdefault(Path(folder).resolve(), search)
+    return list(found.values())
+
+
+def read_search(folder: Path) -> Search | None:
+    try:
+        trials = pd.read_csv(folder / TRIALS_FILE)
+        best = yaml.safe_load((folder / BEST_FILE).read_text()) or {}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        log.warning("skipped the search in %s: %s", folder, exc)
+        return None
+    trials["run"] = [
+        str(folder / run) if isinstance(run, str) and run else "" for run in trials["run_dir"]
+    ]
+    return Search(
+        folder=folder, name=str(best.get("study_name", folder.name)), trials=trials, best=best
+    )
+
+
+def is_trial(run_folder: Path, searches: list[Search]) -> bool:
+    """Does this run folder belong to one of the searches (below its sweep folder)?"""
+    resolved = run_folder.resolve()
+    return any(resolved.is_relative_to(s.folder.resolve()) for s in searches)

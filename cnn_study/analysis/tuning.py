@@ -1,0 +1,119 @@
+"""The numbers of a tuned study: recipes (the chapter's, and one tuned per dataset) crossed
+with datasets, compared with honest statistics.
+
+Functions take the grouped runs and return small frames with named columns; the wording is
+kinds/tuned.py's. Every comparison is of final test accuracies over seeds, which the
+searches never saw (they selected on validation accuracy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cnn_study.analysis.stats import contrast, dataset_order, holm, welch
+from cnn_study.factors import CHAPTER_CELL
+
+CHAPTER = CHAPTER_CELL["recipe"]
+
+
+def _finals(runs: pd.DataFrame, recipe: str, dataset: str) -> np.ndarray:
+    cell = runs[(runs["recipe"] == recipe) & (runs["dataset.name"] == dataset)]
+    return cell["final_test_acc"].to_numpy(float)
+
+
+def recipe_order(recipes) -> list[str]:
+    """The chapter's recipe first, then the tuned ones by name."""
+    return sorted(set(recipes), key=lambda r: (r != CHAPTER, r))
+
+
+def tuned_on(recipe: str, datasets: list[str]) -> str | None:
+    """The dataset a recipe was tuned on, by its name (tuned-fashion -> fashion)."""
+    matches = [d for d in datasets if recipe.endswith(f"-{d}") or recipe == f"tuned-{d}"]
+    return matches[0] if matches else None
+
+
+def tuning_gains(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and tuned recipe: its final test accuracy minus the chapter recipe's, on
+    the same dataset, with Welch's interval; Holm's correction over the whole family."""
+    datasets = dataset_order(runs["dataset.name"])
+    rows = []
+    for dataset in datasets:
+        chapter = _finals(runs, CHAPTER, dataset)
+        for recipe in recipe_order(runs["recipe"]):
+            if recipe == CHAPTER:
+                continue
+            tuned = _finals(runs, recipe, dataset)
+            if len(tuned) == 0 or len(chapter) == 0:
+                continue
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "recipe": recipe,
+                    "own_dataset": tuned_on(recipe, datasets) == dataset,
+                    "seeds_recipe": len(tuned),
+                    "seeds_chapter": len(chapter),
+                    "mean_recipe": float(tuned.mean()),
+                    "mean_chapter": float(chapter.mean()),
+                    **{k.replace("gap", "gain"): v for k, v in welch(tuned, chapter).items()},
+                }
+            )
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_holm"] = holm(table["p_value"])
+    return table
+
+
+def recipe_share_of_gap(runs: pd.DataFrame) -> dict[str, float] | None:
+    """How much of the chapter recipe's gap (first dataset minus second) goes away when each
+    dataset trains with the recipe tuned on it: chapter gap - own-recipe gap, a contrast of
+    four independent means with its Welch-Satterthwaite interval."""
+    datasets = dataset_order(runs["dataset.name"])
+    if len(datasets) != 2:
+        return None
+    a, b = datasets
+    own = {
+        d: next((r for r in runs["recipe"].unique() if tuned_on(r, datasets) == d), None)
+        for d in datasets
+    }
+    if own[a] is None or own[b] is None:
+        return None
+    samples = [
+        _finals(runs, CHAPTER, a),
+        _finals(runs, CHAPTER, b),
+        _finals(runs, own[a], a),
+        _finals(runs, own[b], b),
+    ]
+    if any(len(x) == 0 for x in samples):
+        return None
+    result = contrast(samples, [1, -1, -1, 1])
+    chapter_gap = float(samples[0].mean() - samples[1].mean())
+    own_gap = float(samples[2].mean() - samples[3].mean())
+    return {
+        "chapter_gap": chapter_gap,
+        "own_recipe_gap": own_gap,
+        "closed": result["estimate"],
+        "closed_ci_low": result["ci_low"],
+        "closed_ci_high": result["ci_high"],
+        "closed_p": result["p"],
+        "share_closed": result["estimate"] / chapter_gap if chapter_gap else float("nan"),
+        "recipe_a": own[a],
+        "recipe_b": own[b],
+    }
+
+
+def search_summary(search_trials: pd.DataFrame, trial_runs: pd.DataFrame) -> dict:
+    """A search's budget and outcome, from its trials.csv and its trial runs."""
+    counted = search_trials[search_trials["state"] != "interrupted"]
+    complete = counted[counted["state"] == "complete"]
+    best = complete.loc[complete["value"].idxmax()] if len(complete) else None
+    return {
+        "trials": len(counted),
+        "complete": len(complete),
+        "failed": int((counted["state"] == "fail").sum()),
+        "interrupted": int((search_trials["state"] == "interrupted").sum()),
+        "best_trial": None if best is None else int(best["number"]),
+        "best_value": float("nan") if best is None else float(best["value"]),
+        "median_value": float(complete["value"].median()) if len(complete) else float("nan"),
+        "train_minutes": float(trial_runs["train_seconds"].sum() / 60) if len(trial_runs) else 0.0,
+    }

@@ -1,0 +1,49 @@
+"""The factors of a study, declared once: what a study varies and compares its runs by.
+
+A factor is a config group chosen by name on the command line (dataset=fashion, model=cnn_bn)
+or a plain label (recipe=tuned-fashion). From this list follow the run-folder levels
+(conf/hydra/default.yaml, tied to it by tests/test_config.py), the keys the analysis groups
+runs by and the names it labels them with, the hparams sent to live loggers, and the
+factor rows of a report's "what was run" table.
+
+A new factor (augmentation, say) is its conf/<group>/*.yaml files and one line here (plus a
+folder level in conf/hydra/default.yaml if its runs should sit in folders of their own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Factor:
+    name: str  # as on the command line: dataset=..., recipe=...
+    key: str  # the config key that tells runs apart by this factor
+    group: bool  # a config group: runs are labelled by the option's name (cnn_bn, adam)
+    folder_level: bool  # a level of the run folder's path: outputs/<study>/<dataset>/...
+    chapter: str | None = None  # the chapter's value of the key (its cell of a grid)
+
+
+FACTORS: tuple[Factor, ...] = (
+    Factor("dataset", "dataset.name", group=True, folder_level=True),
+    Factor("recipe", "recipe", group=False, folder_level=False, chapter="chapter"),
+    Factor("model", "model._target_", True, True, chapter="cnn_study.model.ChapterCNN"),
+    Factor("optimizer", "optimizer._target_", True, True, chapter="torch.optim.SGD"),
+    Factor(
+        "scheduler",
+        "scheduler._target_",
+        group=True,
+        folder_level=False,
+        chapter="torch.optim.lr_scheduler.ConstantLR",
+    ),
+)
+
+# Config groups whose option names (cnn_bn, adam...) label a run better than its _target_;
+# the dataset is labelled by its own name.
+CHOICE_GROUPS: tuple[str, ...] = tuple(f.name for f in FACTORS if f.group and f.name != "dataset")
+# Folder levels below outputs/<study>/, in order (the rest of a run's overrides follows).
+FOLDER_LEVELS: tuple[str, ...] = tuple(f.name for f in FACTORS if f.folder_level)
+# Keys tried first when grouping runs, in this order.
+GROUPING_KEYS: tuple[str, ...] = tuple(f.key for f in FACTORS)
+# The chapter's cell: its value of every factor that has one.
+CHAPTER_CELL: dict[str, str] = {f.key: f.chapter for f in FACTORS if f.chapter is not None}

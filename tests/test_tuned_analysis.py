@@ -1,0 +1,191 @@
+"""The analysis of a tuned study (recipes x datasets, plus the searches that chose the
+recipes), checked against numbers computed here independently with numpy and scipy."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from cnn_study.analysis.pipeline import analyse
+from cnn_study.analysis.tuning import recipe_share_of_gap, tuning_gains
+from tests.fakeruns import write_run
+
+# Final test accuracy of each seed, per (recipe, dataset): distinct spreads, so that a
+# swapped pair or a pooled variance would give other intervals.
+FINALS = {
+    ("chapter", "mnist"): [0.9850, 0.9861, 0.9843],
+    ("chapter", "fashion"): [0.8700, 0.8731, 0.8688],
+    ("tuned-mnist", "mnist"): [0.9912, 0.9905, 0.9921],
+    ("tuned-mnist", "fashion"): [0.8850, 0.8899, 0.8870],
+    ("tuned-fashion", "mnist"): [0.9901, 0.9893, 0.9899],
+    ("tuned-fashion", "fashion"): [0.9050, 0.9021, 0.9088],
+}
+RECIPES = {
+    "chapter": {},
+    "tuned-mnist": {"optimizer.lr": 0.05, "optimizer.momentum": 0.9},
+    "tuned-fashion": {"optimizer.lr": 0.002, "trainer.batch_size": 128},
+}
+
+
+def _write_search(root, dataset: str, values: list[float]):
+    """A search folder as the sweeper leaves it, with one real trial run folder per trial."""
+    folder = root / f"tune-chapter-{dataset}"
+    rows = []
+    for number, value in enumerate(values):
+        run = write_run(
+            folder,
+            dataset,
+            number,  # a seed per trial keeps the fake folders apart
+            [value - 0.01, value],
+            overrides={"study": f"tune-chapter-{dataset}", "dataset.val_size": 10000},
+        )
+        rows.append(
+            {
+                "number": number,
+                "state": "complete",
+                "value": value,
+                "optimizer": "sgd",
+                "optimizer.lr": 0.01 * (number + 1),
+                "trainer.batch_size": 64,
+                "run_dir": str(run.path.relative_to(folder)),
+                "seconds": 20.0,
+            }
+        )
+    rows.append({**rows[-1], "number": len(values), "state": "interrupted", "value": None})
+    pd.DataFrame(rows).to_csv(folder / "trials.csv", index=False)
+    best = int(np.argmax(values))
+    (folder / "optimization_results.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "optuna",
+                "study_name": f"tune-chapter-{dataset}",
+                "best_trial": best,
+                "best_value": values[best],
+                "n_trials": len(values),
+            }
+        )
+    )
+    return folder
+
+
+@pytest.fixture
+def tuned_study(tmp_path):
+    for (recipe, dataset), finals in FINALS.items():
+        for seed, final in enumerate(finals):
+            overrides = {"recipe": recipe, "study": "tuned", "dataset.val_size": 10000}
+            run = write_run(
+                tmp_path / "tuned" / recipe,
+                dataset,
+                seed,
+                [final - 0.02, final + 0.001, final],  # best test epoch: the 2nd
+                overrides={**overrides, **RECIPES[recipe]},
+            )
+            results = json.loads(run.results_file.read_text())
+            results |= {"final_val_acc": final + 0.002, "test_acc_at_best_val": final - 0.001}
+            run.write_results(results)
+    searches = [
+        _write_search(tmp_path, "mnist", [0.981, 0.990, 0.985]),
+        _write_search(tmp_path, "fashion", [0.890, 0.903, 0.100]),
+    ]
+    return tmp_path, [tmp_path / "tuned", *searches]
+
+
+def _welch(a, b):
+    test = stats.ttest_ind(a, b, equal_var=False)
+    interval = test.confidence_interval(0.95)
+    return np.mean(a) - np.mean(b), interval.low, interval.high, test.pvalue
+
+
+def test_the_cells_gaps_and_gains_match_scipy(tuned_study):
+    tmp, paths = tuned_study
+    result = analyse(paths, tmp / "report")
+    assert result.kind == "tuned"
+    # Only the 18 final runs make cells: the searches' trial runs are their evidence.
+    assert len(result.collection.complete) == 18
+    summary = result.summary.set_index(["recipe", "dataset"])
+    for (recipe, dataset), finals in FINALS.items():
+        row = summary.loc[(recipe, dataset)]
+        low, high = stats.t.interval(0.95, len(finals) - 1, np.mean(finals), stats.sem(finals))
+        assert row["final_acc_mean"] == pytest.approx(np.mean(finals))
+        assert (row["final_acc_ci_low"], row["final_acc_ci_high"]) == pytest.approx((low, high))
+
+    gaps = result.gaps.set_index("recipe")
+    for recipe in RECIPES:
+        expected = _welch(FINALS[(recipe, "mnist")], FINALS[(recipe, "fashion")])
+        got = gaps.loc[recipe, ["gap", "gap_ci_low", "gap_ci_high", "p_value"]]
+        assert tuple(got) == pytest.approx(expected)
+    assert gaps.loc["chapter", "reference"] == "chapter's cell"
+
+    runs = result.collection.complete
+    gains = tuning_gains(runs).set_index(["dataset", "recipe"])
+    p_raw = []
+    for dataset in ("mnist", "fashion"):
+        for recipe in ("tuned-fashion", "tuned-mnist"):
+            expected = _welch(FINALS[(recipe, dataset)], FINALS[("chapter", dataset)])
+            got = gains.loc[(dataset, recipe), ["gain", "gain_ci_low", "gain_ci_high", "p_value"]]
+            assert tuple(got) == pytest.approx(expected)
+            p_raw.append(expected[3])
+    assert gains.loc[("fashion", "tuned-fashion"), "own_dataset"]
+    assert not gains.loc[("fashion", "tuned-mnist"), "own_dataset"]
+    # Holm by hand: sorted p times (m - rank), running maximum, capped at 1.
+    order = np.argsort(p_raw)
+    holm = np.empty(4)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (4 - rank) * p_raw[i]))
+        holm[i] = running
+    assert list(gains["p_holm"]) == pytest.approx(list(holm))
+
+
+def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(tuned_study):
+    tmp, paths = tuned_study
+    runs = analyse(paths, tmp / "report").collection.complete
+    share = recipe_share_of_gap(runs)
+    m = {k: np.mean(v) for k, v in FINALS.items()}
+    chapter_gap = m[("chapter", "mnist")] - m[("chapter", "fashion")]
+    own_gap = m[("tuned-mnist", "mnist")] - m[("tuned-fashion", "fashion")]
+    assert share["chapter_gap"] == pytest.approx(chapter_gap)
+    assert share["own_recipe_gap"] == pytest.approx(own_gap)
+    assert share["closed"] == pytest.approx(chapter_gap - own_gap)
+    assert share["share_closed"] == pytest.approx((chapter_gap - own_gap) / chapter_gap)
+    # The interval: the estimate plus or minus t(df) standard errors, with the standard
+    # error and degrees of freedom from the four samples' variances.
+    cells = [("chapter", "mnist"), ("chapter", "fashion"), ("tuned-mnist", "mnist")]
+    cells.append(("tuned-fashion", "fashion"))
+    v = [np.var(FINALS[c], ddof=1) / 3 for c in cells]
+    se = math.sqrt(sum(v))
+    df = sum(v) ** 2 / sum(x**2 / 2 for x in v)
+    half = stats.t.ppf(0.975, df) * se
+    assert (share["closed_ci_low"], share["closed_ci_high"]) == pytest.approx(
+        (chapter_gap - own_gap - half, chapter_gap - own_gap + half)
+    )
+
+
+def test_the_report_answers_from_the_numbers_and_draws_the_searches(tuned_study):
+    tmp, paths = tuned_study
+    analyse(paths, tmp / "report")
+    text = (tmp / "report" / "report.md").read_text()
+    fashion = np.mean(FINALS[("tuned-fashion", "fashion")])
+    assert f"ends at {100 * fashion:.2f}%" in text
+    assert "**No**: tuning the recipe does not bring the chapter's CNN anywhere near 99%" in text
+    share = (
+        np.mean(FINALS[("chapter", "mnist")])
+        - np.mean(FINALS[("chapter", "fashion")])
+        - np.mean(FINALS[("tuned-mnist", "mnist")])
+        + np.mean(FINALS[("tuned-fashion", "fashion")])
+    )
+    assert f"The recipe accounts for {100 * share:.2f} points" in text
+    # Searches: budgets counted without the interrupted trial; the best validation value.
+    assert "| `tune-chapter-fashion` | FashionMNIST | 3 (3) | 3 / 0 |" in text
+    assert "90.30%" in text  # the fashion search's best trial
+    assert "optimistic" in text  # a number chosen on the test set is labelled as such
+    for figure in ("search_history", "search_slices", "recipe_cells", "learning_curves"):
+        assert (tmp / "report" / f"{figure}.png").stat().st_size > 10_000
+    commands = text[text.index("```") : text.index("```", text.index("```") + 3)]
+    # One command per search (what its trials share), then one per recipe, never pooled.
+    assert commands.count("python -m cnn_study dataset=") == 2
+    assert commands.count("python -m cnn_study -m dataset=mnist,fashion seed=0,1,2") == 3
