@@ -170,3 +170,45 @@ def test_debug_overfit_fits_its_two_batches(make_cfg, tmp_path):
     results = experiment.run(cfg, tmp_path / "run")
     assert results["train_size"] == 128
     assert results["final_train_acc"] >= 0.95  # chance is 0.10
+
+
+def _hydra_default() -> dict:
+    import yaml
+
+    return yaml.safe_load((CONF / "hydra" / "default.yaml").read_text())
+
+
+def test_folder_names_and_resumes_leave_out_the_same_keys():
+    """A key a resume ignores (device, threads, paths...) must not name a folder either, or
+    changing it would start a new run; and a key left out of folder names must be one a
+    resume may ignore, a factor with a folder level of its own, or a bundle's selector."""
+    from cnn_study.factors import FOLDER_LEVELS
+    from cnn_study.runs import is_incidental
+    from cnn_study.settings import flatten
+
+    excluded = set(_hydra_default()["job"]["config"]["override_dirname"]["exclude_keys"])
+    keys = flatten(OmegaConf.to_container(compose_config("logger=mlflow"), resolve=False))
+    for key in (k for k in keys if is_incidental(k)):
+        assert key in excluded or key.split(".")[0] in excluded, key
+    selectors = {"experiment", "hparams_search", "debug", "local"}  # choose bundles of keys
+    for key in excluded:
+        group_of_incidental_keys = is_incidental(f"{key}.any")  # logger=mlflow
+        assert (
+            is_incidental(key)
+            or group_of_incidental_keys
+            or key in FOLDER_LEVELS
+            or key in {"seed", "study"} | selectors
+        ), key
+
+
+def test_the_run_folder_levels_are_the_factors_with_a_folder_level():
+    from cnn_study.factors import FOLDER_LEVELS
+
+    hydra = _hydra_default()
+    for pattern in (hydra["run"]["dir"], hydra["sweep"]["subdir"]):
+        levels = [
+            part.removeprefix("${hydra:runtime.choices.").removesuffix("}")
+            for part in pattern.split("/")
+            if part.startswith("${hydra:runtime.choices.")
+        ]
+        assert tuple(levels) == FOLDER_LEVELS

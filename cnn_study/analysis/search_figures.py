@@ -11,14 +11,14 @@ from cnn_study.analysis.stats import TARGET
 
 # Trials far below the rest (a diverged learning rate: about 10%, chance) would squash the
 # axes; they are drawn on the lower edge as open triangles, and counted.
-_FLOOR_BELOW_MEDIAN = 0.15
+_FLOOR_BELOW_MEDIAN = 0.10
 
 
 def _floor(values: pd.Series) -> float:
     finite = values.dropna()
     if finite.empty:
         return 0.0
-    return max(0.0, min(finite.min(), finite.median() - _FLOOR_BELOW_MEDIAN))
+    return max(0.0, finite.min(), finite.median() - _FLOOR_BELOW_MEDIAN)
 
 
 def _clipped(ax, x, y: pd.Series, floor: float, **style) -> None:
@@ -57,9 +57,10 @@ def search_history(searches: dict[str, pd.DataFrame]) -> Figure:
 
 
 def _is_log(values: pd.Series) -> bool:
-    """Spans more than a factor of 20 with positive values: a log-scale parameter."""
+    """Spans more than a factor of 100 with positive values: a log-scale parameter (a rate,
+    a decay), not a momentum in [0, 1)."""
     numeric = pd.to_numeric(values, errors="coerce").dropna()
-    return bool(len(numeric) and numeric.min() > 0 and numeric.max() / numeric.min() > 20)
+    return bool(len(numeric) and numeric.min() > 0 and numeric.max() / numeric.min() > 100)
 
 
 def search_slices(searches: dict[str, pd.DataFrame], params: list[str]) -> Figure:
