@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import tempfile
 import uuid
@@ -10,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict, read_write
 
-from cnn_study.launch import SWEEP_ID, failures_dir
+from cnn_study.launch import FAILURES_DIR, SWEEP_ID, failures_dir
+
+log = logging.getLogger(__name__)
 
 
 class CheckOutputDir(Callback):
@@ -23,13 +27,24 @@ class CheckOutputDir(Callback):
     exceptions into warnings and carries on, so the check exits with SystemExit instead.
     """
 
-    def _check(self, config: DictConfig) -> None:
+    def _check(self, config: DictConfig) -> bool:
+        """True where the folder is a read-only archive of runs (a warning said so)."""
         folder = Path(str(config.paths.output_dir))
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as exc:
+            if folder.is_dir() and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                # An archive of finished runs: they are skipped without writing a byte; a
+                # run that would have to write stops with its own one line.
+                log.warning(
+                    "paths.output_dir=%s is read-only (%s): finished runs are skipped, runs "
+                    "that would have to write stop",
+                    folder,
+                    exc.strerror,
+                )
+                return True
             raise SystemExit(
                 f"paths.output_dir={folder} cannot hold run folders ({exc.strerror or exc}): "
                 "choose a writable folder, e.g. paths.output_dir=$HOME/cnn-study/outputs"
@@ -39,7 +54,21 @@ class CheckOutputDir(Callback):
         self._check(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config)
+        if self._check(config):
+            self._sweep_records_elsewhere(config)
+
+    @staticmethod
+    def _sweep_records_elsewhere(config: DictConfig) -> None:
+        """A sweep writes its own records (multirun.yaml, failure notes) into its sweep
+        folder before any run starts. On a read-only archive they go to a temporary folder;
+        the runs keep their folders (the sweep folder's path joined to each run's subdir)."""
+        sweep = config.hydra.sweep
+        records = tempfile.mkdtemp(prefix="cnn-study-sweep-")
+        # The launching process reads sweep.dir for its records; each job's folder is
+        # composed anew from the config files, so the runs keep their own folders.
+        with read_write(sweep), open_dict(sweep):
+            sweep.dir = records
+        log.info("this sweep's own records go to %s", records)
 
 
 class ReportFailures(Callback):
@@ -54,9 +83,14 @@ class ReportFailures(Callback):
         # Jobs inherit the environment (joblib workers, submitit's sbatch): it tells them
         # which sweep they belong to, so that two sweeps at once keep their failures apart.
         os.environ[SWEEP_ID] = uuid.uuid4().hex[:12]
+        os.environ[FAILURES_DIR] = str(
+            failures_dir(config.hydra.sweep.dir, os.environ[SWEEP_ID]).absolute()
+        )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        folder = failures_dir(config.hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
+        folder = Path(
+            os.environ.get(FAILURES_DIR) or failures_dir(config.hydra.sweep.dir, "unknown")
+        )
         records = []
         for path in sorted(folder.glob("*.json"), key=lambda p: int(p.stem)):
             try:

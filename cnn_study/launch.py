@@ -62,6 +62,9 @@ def run_dir() -> str:
 
 
 SWEEP_ID = "CNN_STUDY_SWEEP_ID"  # set by callbacks.ReportFailures, inherited by every job
+# Where the jobs of this sweep record their failures (set with SWEEP_ID): the sweep folder's,
+# or a temporary one when the outputs are a read-only archive.
+FAILURES_DIR = "CNN_STUDY_FAILURES_DIR"
 
 
 def in_sweep() -> bool:
@@ -76,7 +79,10 @@ def failures_dir(sweep_dir: str | Path, sweep_id: str) -> Path:
 def record_sweep_failure(run_dir: str, exc: BaseException) -> None:
     """Note a failed job of this sweep where the launching process will find it."""
     hydra = HydraConfig.get()
-    folder = failures_dir(hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
+    folder = Path(
+        os.environ.get(FAILURES_DIR)
+        or failures_dir(hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
+    )
     run = RunFolder(run_dir)
     failure_file = None
     if isinstance(exc, RunFailed):  # the run began, and recorded its failure itself

@@ -346,7 +346,17 @@ class RunFolder:
         return ENOLCK or EOPNOTSUPP), the run goes on unlocked, with a warning.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "a+") as f:
+        try:
+            f = open(self.lock_file, "a+")  # noqa: SIM115 (closed below, or never opened)
+        except OSError as exc:
+            if exc.errno not in _NOT_WRITABLE:
+                raise
+            # A read-only archive: nothing can write here, this process included; a finished
+            # run is skipped, and a run that would have to write stops at its first write.
+            log.debug("%s: read-only (%s), no lock needed", self.lock_file, exc.strerror)
+            yield
+            return
+        with f:
             try:
                 try:
                     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -446,3 +446,36 @@ def test_ctrl_c_on_a_parallel_sweep_ends_with_one_line_and_the_rerun_resumes(tmp
     assert again.returncode == 0, out
     assert out.count("resumed") == checkpointed  # a run stopped in epoch 1 starts anew
     assert len(list((tmp_path / "outputs").rglob("results.json"))) == 2
+
+
+@pytest.fixture
+def read_only_copy(tmp_path):
+    """A read-only bind mount of tmp_path/archive (root only): an archive of finished runs."""
+    archive, mount = tmp_path / "archive", tmp_path / "mounted"
+    archive.mkdir()
+    mount.mkdir()
+    made = subprocess.run(["mount", "--bind", str(archive), str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {made.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True)
+        yield archive, mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@slow
+def test_a_finished_study_on_a_read_only_archive_is_skipped_without_writing(
+    tmp_path, tiny_data, read_only_copy
+):
+    archive, mount = read_only_copy
+    sweep = ["-m", "dataset=mnist,fashion", "trainer.epochs=1"]
+    made = cli(tmp_path, tiny_data, *sweep, f"paths.output_dir={archive}")
+    assert made.wait(timeout=120) == 0
+    before = {p: p.stat().st_mtime_ns for p in archive.rglob("*")}
+    again = cli(tmp_path, tiny_data, *sweep, f"paths.output_dir={mount}")
+    out, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, out
+    assert "is read-only" in out and out.count("skipped ") == 2
+    assert "Traceback" not in out and "cannot hold run folders" not in out
+    assert {p: p.stat().st_mtime_ns for p in archive.rglob("*")} == before  # nothing written
