@@ -58,6 +58,11 @@ def generated(study: Study) -> str:
     )
 
 
+# Overrides that name this machine's folders: the commands run from the project folder with
+# the default outputs/ and the data folder given by CNN_STUDY_DATA_DIR.
+_MACHINE_KEYS = ("paths.",)
+
+
 def study_commands(runs: pd.DataFrame) -> list[str]:
     """The sweep commands that give these runs, rebuilt from each run's saved overrides.
 
@@ -76,6 +81,8 @@ def study_commands(runs: pd.DataFrame) -> list[str]:
         for overrides in block["overrides"]:
             for item in shlex.split(overrides):
                 key, _, value = item.partition("=")
+                if key.startswith(_MACHINE_KEYS):
+                    continue
                 values.setdefault(key, [])
                 if value not in values[key]:
                     values[key].append(value)
@@ -97,7 +104,7 @@ def search_commands(trial_runs: pd.DataFrame, names: list[str]) -> list[str]:
             continue
         shared = None
         for overrides in trials["overrides"]:
-            items = shlex.split(overrides)
+            items = [o for o in shlex.split(overrides) if not o.startswith(_MACHINE_KEYS)]
             shared = items if shared is None else [o for o in shared if o in items]
         first = trials.iloc[0]
         data_dir = portable_path(first["paths.data_dir"], first["paths.root_dir"])
