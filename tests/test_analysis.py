@@ -266,7 +266,9 @@ def test_records_are_portable_and_commands_rerunnable(tmp_path, monkeypatch):
             runs, "mnist", seed, curve(0.99), overrides={"study": "my study"}, test_size=1000
         )
         overrides = folder.path / ".hydra" / "overrides.yaml"
-        overrides.write_text(overrides.read_text() + "- study=my study\n")
+        overrides.write_text(
+            overrides.read_text() + "- study=my study\n- paths.output_dir=/elsewhere/outputs\n"
+        )
     monkeypatch.chdir(tmp_path)
     assert main(["outputs", "--out", "mine"]) == 0
     table = pd.read_csv(tmp_path / "mine" / "runs.csv")
@@ -275,6 +277,7 @@ def test_records_are_portable_and_commands_rerunnable(tmp_path, monkeypatch):
     assert table["run"].tolist() == ["outputs/mnist/seed=0", "outputs/mnist/seed=1"]
     report = (tmp_path / "mine" / "report.md").read_text()
     assert "CNN_STUDY_DATA_DIR=data " in report and "'study=my study'" in report
+    assert "/elsewhere" not in report  # a machine's folders: the command runs from the project
     assert "fractions of the 1,000 test images" in report and "10,000" not in report
 
 
