@@ -122,9 +122,15 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
+def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's config as flat keys, with the keys added after older runs were made filled in
+    with the values that mean what those runs did: an old run and its new twin read alike."""
+    return _LATER_DEFAULTS | flatten(config)
+
+
 def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Keys whose values differ between two configs, incidental keys left out."""
-    a, b = _LATER_DEFAULTS | flatten(old), _LATER_DEFAULTS | flatten(new)
+    a, b = flat_config(old), flat_config(new)
     return sorted(k for k in a.keys() | b.keys() if not is_incidental(k) and a.get(k) != b.get(k))
 
 

@@ -17,9 +17,14 @@ for dataset in mnist fashion; do
 done
 python -m cnn_study -m experiment=tuned recipe=chapter "${launcher[@]}"
 for dataset in mnist fashion; do
+  best="$outputs/tune-chapter-$dataset/best_overrides.txt"
+  if [ ! -s "$best" ]; then
+    echo "error: $best is missing or empty: the $dataset search has no completed trial" >&2
+    exit 1
+  fi
   # shellcheck disable=SC2046  # the best trial's overrides, one word each
   python -m cnn_study -m experiment=tuned recipe="tuned-$dataset" \
-    $(cat "$outputs/tune-chapter-$dataset/best_overrides.txt") "${launcher[@]}"
+    $(cat "$best") "${launcher[@]}"
 done
 python -m cnn_study.analysis "$outputs/tuned" "$outputs/tune-chapter-mnist" \
   "$outputs/tune-chapter-fashion" --out "$report"

@@ -43,7 +43,7 @@ def test_search_space_syntax_is_the_official_plugins():
 
 
 def test_momentum_is_searched_on_sgd_trials_only():
-    study = optuna.create_study()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     space = {"optimizer": optuna.distributions.CategoricalDistribution(["sgd", "adam"])}
     seen = set()
     for _ in range(12):

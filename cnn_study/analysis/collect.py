@@ -16,8 +16,7 @@ import pandas as pd
 
 from cnn_study.errors import StudyError
 from cnn_study.factors import CHOICE_GROUPS
-from cnn_study.runs import COMPLETE, RunFolder, find_runs, is_incidental
-from cnn_study.settings import flatten
+from cnn_study.runs import COMPLETE, RunFolder, find_runs, flat_config, is_incidental
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,26 @@ class Collection:
     def complete(self) -> pd.DataFrame:
         return self.runs[self.runs["status"] == COMPLETE]
 
+    def split_trials(self) -> tuple[Collection, Collection]:
+        """(the study's runs, the searches' trial runs): each with its own epochs and
+        results; what could not be read stays with the study's."""
+        is_trial = self.runs.get("search_trial", pd.Series(False, index=self.runs.index))
+        is_trial = is_trial.fillna(False).astype(bool)
+
+        def part(mask: pd.Series, skipped: list[str]) -> Collection:
+            runs = self.runs[mask].reset_index(drop=True)
+            names = set(runs["run"]) if len(runs) else set()
+            return Collection(
+                runs=runs,
+                epochs=self.epochs[self.epochs["run"].isin(names)],
+                results={r: v for r, v in self.results.items() if r in names},
+                skipped=skipped,
+                folders=self.folders,
+                duplicates=[d for d in self.duplicates if d[0] in names],
+            )
+
+        return part(~is_trial, self.skipped), part(is_trial, [])
+
 
 def _overrides(folder: RunFolder) -> str:
     """The command-line overrides the run was started with, space-separated and quoted."""
@@ -80,13 +99,12 @@ def _overrides(folder: RunFolder) -> str:
     return " ".join(shlex.quote(o) for o in overrides)
 
 
-def _choice_names(folder: RunFolder, config: dict[str, Any]) -> dict[str, str]:
+def _choice_names(choices: dict[str, str], config: dict[str, Any]) -> dict[str, str]:
     """model_name -> cnn_bn, ...: the config options a run was composed from.
 
     Hydra's record of them is used where present; otherwise the short class name of the
     group's _target_ stands in (ChapterCNN, SGD).
     """
-    choices = folder.read_choices()
     names = {}
     for group in CHOICE_GROUPS:
         target = (config.get(group) or {}).get("_target_")
@@ -112,7 +130,7 @@ def display_name(folder: Path, root: Path) -> str:
 def run_identity(config: dict[str, Any]) -> str:
     """What makes two runs the same run: every config value that changes what is measured
     (the seed and study included); paths, devices and threads left out."""
-    flat = flatten(config)
+    flat = flat_config(config)
     return repr(sorted((k, repr(v)) for k, v in flat.items() if not is_incidental(k)))
 
 
@@ -120,10 +138,8 @@ def _hashable(value: Any) -> Any:
     return ", ".join(map(str, value)) if isinstance(value, list) else value
 
 
-def collect(paths: Iterable[str | Path], skip: Iterable[Path] = ()) -> Collection:
-    """Read every run folder below paths, except those below skip (a search's trials);
-    unreadable files are skipped with a warning."""
-    skipped_below = [Path(s).resolve() for s in skip]
+def collect(paths: Iterable[str | Path]) -> Collection:
+    """Read every run folder below paths; unreadable files are skipped with a warning."""
     rows: list[dict[str, Any]] = []
     epoch_frames: list[pd.DataFrame] = []
     results_by_run: dict[str, dict[str, Any]] = {}
@@ -134,9 +150,7 @@ def collect(paths: Iterable[str | Path], skip: Iterable[Path] = ()) -> Collectio
     names: set[str] = set()
     for path in paths:
         for folder in find_runs(path):
-            if folder.path.resolve() in seen or any(
-                folder.path.resolve().is_relative_to(s) for s in skipped_below
-            ):
+            if folder.path.resolve() in seen:
                 continue
             seen.add(folder.path.resolve())
             folders.append(folder.path)
@@ -153,8 +167,12 @@ def collect(paths: Iterable[str | Path], skip: Iterable[Path] = ()) -> Collectio
             if config is None:  # moved away while we looked
                 continue
             row: dict[str, Any] = {"run": run, "overrides": _overrides(folder)}
-            row.update({k: _hashable(v) for k, v in flatten(config).items()})
-            row.update(_choice_names(folder, config))
+            row.update({k: _hashable(v) for k, v in flat_config(config).items()})
+            choices = folder.read_choices()
+            row.update(_choice_names(choices, config))
+            # A trial of a search (hydra/sweeper=optuna) is the search's evidence, never a run
+            # of the study it served: known by the run itself, whatever records the search left.
+            row["search_trial"] = choices.get("hydra/sweeper") == "optuna"
             row["identity"] = run_identity(config)
 
             status = folder.status(config)

@@ -53,10 +53,9 @@ def analyse(
     """Analyse every run below paths and write tables, figures and the report to out
     (default: analysis/<study>/)."""
     # Reads only; nothing is written before the checks below. A search's trials are its
-    # evidence, not runs of the study it served: they are read apart.
+    # evidence, not runs of the study it served: they are kept apart.
+    collection, trials = collect(paths).split_trials()
     searches = find_searches(paths)
-    collection = collect(paths, skip=[s.folder for s in searches])
-    trials = collect([s.folder for s in searches]) if searches else None
     if collection.runs.empty:
         raise StudyError(
             f"no run folders found below {', '.join(map(str, paths))} (a run folder holds "

@@ -74,7 +74,7 @@ def search_slices(searches: dict[str, pd.DataFrame], params: list[str]) -> Figur
         best = done.loc[done["value"].idxmax()] if len(done) else None
         for c, param in enumerate(params):
             ax = axes[r][c]
-            values = done[param]
+            values = done.get(param, pd.Series(index=done.index, dtype=object))  # not searched here
             known = values.notna()
             if not known.any():
                 ax.set_visible(False)

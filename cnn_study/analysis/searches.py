@@ -44,12 +44,12 @@ class Search:
 
 
 def find_searches(paths: Iterable[str | Path]) -> list[Search]:
-    """Every search folder at or below paths (a folder holding trials.csv and its best)."""
+    """Every search folder at or below paths (a folder holding the sweeper's trials.csv)."""
     found: dict[Path, Search] = {}
     for path in paths:
         for folder, subfolders, files in os.walk(path):
             subfolders[:] = sorted(s for s in subfolders if not s.startswith("."))
-            if TRIALS_FILE in files and BEST_FILE in files:
+            if TRIALS_FILE in files:  # its best is written once a trial has completed
                 search = read_search(Path(folder))
                 if search is not None:
                     found.setdefault(Path(folder).resolve(), search)
@@ -59,7 +59,8 @@ def find_searches(paths: Iterable[str | Path]) -> list[Search]:
 def read_search(folder: Path) -> Search | None:
     try:
         trials = pd.read_csv(folder / TRIALS_FILE)
-        best = yaml.safe_load((folder / BEST_FILE).read_text()) or {}
+        best_file = folder / BEST_FILE
+        best = (yaml.safe_load(best_file.read_text()) or {}) if best_file.is_file() else {}
     except (OSError, ValueError, yaml.YAMLError) as exc:
         log.warning("skipped the search in %s: %s", folder, exc)
         return None
@@ -69,9 +70,3 @@ def read_search(folder: Path) -> Search | None:
     return Search(
         folder=folder, name=str(best.get("study_name", folder.name)), trials=trials, best=best
     )
-
-
-def is_trial(run_folder: Path, searches: list[Search]) -> bool:
-    """Does this run folder belong to one of the searches (below its sweep folder)?"""
-    resolved = run_folder.resolve()
-    return any(resolved.is_relative_to(s.folder.resolve()) for s in searches)

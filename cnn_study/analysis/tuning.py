@@ -23,14 +23,21 @@ def _finals(runs: pd.DataFrame, recipe: str, dataset: str) -> np.ndarray:
 
 
 def recipe_order(recipes) -> list[str]:
-    """The chapter's recipe first, then the tuned ones by name."""
-    return sorted(set(recipes), key=lambda r: (r != CHAPTER, r))
+    """The chapter's recipe first, then the tuned ones by name (unlabelled runs left out)."""
+    return sorted({r for r in recipes if isinstance(r, str)}, key=lambda r: (r != CHAPTER, r))
 
 
-def tuned_on(recipe: str, datasets: list[str]) -> str | None:
+def tuned_on(recipe, datasets: list[str]) -> str | None:
     """The dataset a recipe was tuned on, by its name (tuned-fashion -> fashion)."""
-    matches = [d for d in datasets if recipe.endswith(f"-{d}") or recipe == f"tuned-{d}"]
+    if not isinstance(recipe, str):
+        return None
+    matches = [d for d in datasets if recipe.endswith(f"-{d}")]
     return matches[0] if matches else None
+
+
+def own_recipe(recipes, dataset: str, datasets: list[str]) -> str | None:
+    """The recipe tuned on this dataset's validation split, where the study has one."""
+    return next((r for r in recipe_order(recipes) if tuned_on(r, datasets) == dataset), None)
 
 
 def tuning_gains(runs: pd.DataFrame) -> pd.DataFrame:
@@ -72,10 +79,7 @@ def recipe_share_of_gap(runs: pd.DataFrame) -> dict[str, float] | None:
     if len(datasets) != 2:
         return None
     a, b = datasets
-    own = {
-        d: next((r for r in runs["recipe"].unique() if tuned_on(r, datasets) == d), None)
-        for d in datasets
-    }
+    own = {d: own_recipe(runs["recipe"], d, datasets) for d in datasets}
     if own[a] is None or own[b] is None:
         return None
     samples = [
@@ -104,7 +108,7 @@ def recipe_share_of_gap(runs: pd.DataFrame) -> dict[str, float] | None:
 
 def search_summary(search_trials: pd.DataFrame, trial_runs: pd.DataFrame) -> dict:
     """A search's budget and outcome, from its trials.csv and its trial runs."""
-    counted = search_trials[search_trials["state"] != "interrupted"]
+    counted = search_trials[search_trials["state"].isin(["complete", "fail", "pruned"])]
     complete = counted[counted["state"] == "complete"]
     best = complete.loc[complete["value"].idxmax()] if len(complete) else None
     return {
@@ -112,6 +116,7 @@ def search_summary(search_trials: pd.DataFrame, trial_runs: pd.DataFrame) -> dic
         "complete": len(complete),
         "failed": int((counted["state"] == "fail").sum()),
         "interrupted": int((search_trials["state"] == "interrupted").sum()),
+        "running": int((search_trials["state"] == "running").sum()),
         "best_trial": None if best is None else int(best["number"]),
         "best_value": float("nan") if best is None else float(best["value"]),
         "median_value": float(complete["value"].median()) if len(complete) else float("nan"),

@@ -230,6 +230,7 @@ class OptunaSweeper(Sweeper):
         with self._one_search_at_a_time():
             study = self._study()
             self._recover(study)
+            self._check_failures(study)  # refuse at once, not after another batch
             done = sum(map(self._counts, study.get_trials(deepcopy=False)))
             log.info(
                 "search %s: %d of %d trials done, %d to run",
@@ -244,6 +245,7 @@ class OptunaSweeper(Sweeper):
                     for trial in trials:
                         extend(self.config, trial)
                 batch = [fixed + [as_override(k, v) for k, v in t.params.items()] for t in trials]
+                self._write(study, sweep_dir)  # the trials running now are on record too
                 try:
                     self.validate_batch_is_legal(batch)
                     results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
