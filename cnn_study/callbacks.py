@@ -89,7 +89,8 @@ class ReportFailures(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         folder = Path(
-            os.environ.get(FAILURES_DIR) or failures_dir(config.hydra.sweep.dir, "unknown")
+            os.environ.get(FAILURES_DIR)
+            or failures_dir(config.hydra.sweep.dir, os.environ.get(SWEEP_ID, "unknown"))
         )
         records = []
         for path in sorted(folder.glob("*.json"), key=lambda p: int(p.stem)):
