@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -32,10 +33,28 @@ def portable_run(run: str) -> str:
     return run
 
 
+def portable_overrides(overrides: str, root: str) -> str:
+    """A run's command-line overrides with its paths.* made portable like the rest."""
+    if not isinstance(overrides, str):
+        return overrides
+    items = []
+    for item in shlex.split(overrides):
+        key, _, value = item.partition("=")
+        if key.startswith("paths."):
+            item = f"{key}={portable_path(value, root)}"
+        items.append(shlex.quote(item))
+    return " ".join(items)
+
+
 def portable_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """runs.csv without the analysing machine's absolute paths."""
     if "paths.root_dir" not in runs:
         return runs
+    if "overrides" in runs:
+        runs["overrides"] = [
+            portable_overrides(o, r)
+            for o, r in zip(runs["overrides"], runs["paths.root_dir"], strict=True)
+        ]
     roots = runs["paths.root_dir"]
     for column in [c for c in runs.columns if c.startswith("paths.") and c != "paths.root_dir"]:
         runs[column] = [portable_path(v, r) for v, r in zip(runs[column], roots, strict=True)]
