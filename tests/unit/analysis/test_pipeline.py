@@ -20,7 +20,7 @@ from cnn_study.analysis.kinds import chapter
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.stats import group_keys
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
-from tests.conftest import ROOT, run_cli, tiny_overrides
+from tests.conftest import ROOT
 from tests.fakeruns import write_run
 
 MNIST = [0.990, 0.992, 0.989, 0.991]
@@ -210,19 +210,6 @@ def test_out_inside_a_run_folder_is_refused(tmp_path, capsys):
     assert main([str(tmp_path), "--out", str(folder.path / "analysis")]) == 2
     assert "never writes into run folders" in capsys.readouterr().err
     assert not (folder.path / "analysis").exists()
-
-
-@pytest.mark.slow
-def test_a_real_tiny_sweep_then_the_analysis_cli(tmp_path, tiny_data):
-    sweep = run_cli(
-        "cnn_study", "-m", *tiny_overrides(tiny_data, tmp_path), "dataset=mnist,fashion", "seed=0,1"
-    )
-    assert sweep.returncode == 0, sweep.stderr
-    done = run_cli("cnn_study.analysis", str(tmp_path / "outputs"), "--out", str(tmp_path / "an"))
-    assert done.returncode == 0, done.stderr
-    summary = pd.read_csv(tmp_path / "an" / "summary.csv")
-    assert sorted(summary["dataset"]) == ["fashion", "mnist"]
-    assert summary["seeds"].tolist() == [2, 2] and (summary["epochs"] == 2).all()
 
 
 def test_a_copied_run_folder_counts_once_and_is_named(tmp_path, caplog):
