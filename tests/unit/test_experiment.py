@@ -36,6 +36,8 @@ def test_a_run_writes_metrics_results_and_its_config(make_cfg, tmp_path):
     assert confusion.sum() == results["test_size"] == 100
     assert results["final_test_acc"] == pytest.approx(confusion.diag().sum().item() / 100)
     assert list(results["per_class_test_acc"]) == list(cfg.dataset.classes)
+    for i, accuracy in enumerate(results["per_class_test_acc"].values()):  # rows: true class
+        assert accuracy == pytest.approx(confusion[i, i].item() / confusion[i].sum().item())
     assert results["device"] == "cpu" and results["launcher"] == "basic"
     assert results["torch"] == torch.__version__ and results["host"]
     assert results["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
