@@ -72,8 +72,9 @@ def _write_search(root, dataset: str, values: list[float]):
     return folder
 
 
-@pytest.fixture
-def tuned_study(tmp_path):
+@pytest.fixture(scope="module")
+def tuned_study(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("tuned")
     for (recipe, dataset), finals in FINALS.items():
         for seed, final in enumerate(finals):
             overrides = {"recipe": recipe, "study": "tuned", "dataset.val_size": 10000}
@@ -94,15 +95,21 @@ def tuned_study(tmp_path):
     return tmp_path, [tmp_path / "tuned", *searches]
 
 
+@pytest.fixture(scope="module")
+def analysed(tuned_study):
+    """The study analysed once (figures included): the tests below only read the result."""
+    tmp, paths = tuned_study
+    return tmp, analyse(paths, tmp / "report")
+
+
 def _welch(a, b):
     test = stats.ttest_ind(a, b, equal_var=False)
     interval = test.confidence_interval(0.95)
     return np.mean(a) - np.mean(b), interval.low, interval.high, test.pvalue
 
 
-def test_the_cells_gaps_and_gains_match_scipy(tuned_study):
-    tmp, paths = tuned_study
-    result = analyse(paths, tmp / "report")
+def test_the_cells_gaps_and_gains_match_scipy(analysed):
+    _, result = analysed
     assert result.kind == "tuned"
     # Only the 18 final runs make cells: the searches' trial runs are their evidence.
     assert len(result.collection.complete) == 18
@@ -141,9 +148,9 @@ def test_the_cells_gaps_and_gains_match_scipy(tuned_study):
     assert list(gains["p_holm"]) == pytest.approx(list(holm))
 
 
-def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(tuned_study):
-    tmp, paths = tuned_study
-    runs = analyse(paths, tmp / "report").collection.complete
+def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(analysed):
+    _, result = analysed
+    runs = result.collection.complete
     share = recipe_share_of_gap(runs)
     m = {k: np.mean(v) for k, v in FINALS.items()}
     chapter_gap = m[("chapter", "mnist")] - m[("chapter", "fashion")]
@@ -165,9 +172,8 @@ def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(tuned_study)
     )
 
 
-def test_the_report_answers_from_the_numbers_and_draws_the_searches(tuned_study):
-    tmp, paths = tuned_study
-    analyse(paths, tmp / "report")
+def test_the_report_answers_from_the_numbers_and_draws_the_searches(analysed):
+    tmp, _ = analysed
     text = (tmp / "report" / "report.md").read_text()
     fashion = np.mean(FINALS[("tuned-fashion", "fashion")])
     assert f"ends at {100 * fashion:.2f}%" in text
