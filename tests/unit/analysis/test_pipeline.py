@@ -5,8 +5,6 @@ import html
 import math
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -20,7 +18,6 @@ from cnn_study.analysis.kinds import chapter
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.stats import group_keys
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
-from tests.conftest import ROOT
 from tests.fakeruns import write_run
 
 MNIST = [0.990, 0.992, 0.989, 0.991]
@@ -313,22 +310,6 @@ def test_the_run_folder_gives_overrides_choices_and_status(tmp_path):
     (cut.path / ".hydra" / "hydra.yaml").unlink()
     (cut.path / ".hydra" / "overrides.yaml").unlink()
     assert cut.read_choices() == {} and cut.read_overrides() == []
-
-
-def test_the_analysis_cli_never_imports_torch(tmp_path):
-    """Reading CSV and JSON must not cost PyTorch's import (seconds, and GBs on a laptop)."""
-    for seed in range(2):
-        write_run(tmp_path / "outputs", "mnist", seed, curve(0.99))
-        write_run(tmp_path / "outputs", "fashion", seed, curve(0.88))
-    code = (
-        "import sys\n"
-        "from cnn_study.analysis.__main__ import main\n"
-        f"assert main([{str(tmp_path / 'outputs')!r}, '--out', {str(tmp_path / 'an')!r}]) == 0\n"
-        "assert 'torch' not in sys.modules, 'the analysis imported torch'\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "an" / "report.html").is_file()
 
 
 @pytest.fixture
