@@ -2,7 +2,7 @@
 
 A factor is a config group chosen by name on the command line (dataset=fashion, model=cnn_bn)
 or a plain label (recipe=tuned-fashion). From this list follow the run-folder levels
-(conf/hydra/default.yaml, tied to it by tests/test_config.py), the keys the analysis groups
+(conf/hydra/default.yaml, tied to it by tests/unit/test_config.py), the keys the analysis groups
 runs by and the names it labels them with, the hparams sent to live loggers, and the
 factor rows of a report's "what was run" table.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real one-node SLURM cluster on this machine, from Debian's packages, for tests/test_slurm.py.
+# A real one-node SLURM cluster on this machine, from Debian's packages, for tests/e2e/test_slurm.py.
 #
 #   bash scripts/slurm-local.sh start    # install what is missing, configure, start, wait for the node
 #   bash scripts/slurm-local.sh status   # daemons and sinfo; exit 0 only where the node answers

@@ -1,4 +1,8 @@
-"""Shared fixtures: tiny IDX datasets made here, and configs composed from the real conf/."""
+"""Shared fixtures: tiny IDX datasets made here, and configs composed from the real conf/.
+
+Also what every test gets: tests under e2e/ and realdata/ are marked slow (what
+`pytest tests -m "not slow"` leaves out), and under CI=true a skip fails (tests/ci.py).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,22 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from tests.ci import pytest_configure, pytest_runtest_makereport  # noqa: F401  (hooks)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SHARED_DATA = ROOT.parent / "shared" / "datasets"
 FOLDERS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
+# Folders whose every test is slow: processes started as a user would, or the real data.
+SLOW_FOLDERS = [Path(__file__).parent / name for name in ("e2e", "realdata")]
+
+pytest_plugins = ["pytester"]  # tests/unit/test_ci.py runs pytest on tests written there
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(folder in item.path.parents for folder in SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
 
 
 def write_idx(path: Path, tensor: torch.Tensor) -> None:

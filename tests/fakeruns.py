@@ -46,11 +46,14 @@ def write_run(
     model: str = "cnn",
     optimizer: str = "sgd",
     test_size: int = 10000,
+    confusion: list[list[int]] | None = None,
 ) -> RunFolder:
     """A run of len(test_acc) epochs whose test accuracy per epoch is test_acc.
 
     Runs of the chapter's model and optimizer go to root/<dataset>/seed=<n>; others to
     root/<dataset>/<model>/<optimizer>/seed=<n>, with Hydra's record of the choices.
+    confusion (rows = true class, columns = predicted) gives the final model's errors and,
+    from them, its per-class accuracy; by default every class is at the final accuracy.
     """
     config = base_config(dataset, model, optimizer)
     config["seed"] = seed
@@ -90,20 +93,27 @@ def write_run(
         ]
     )
     if finished:
-        folder.write_results({**results_for(config, test_acc), "test_size": test_size})
+        results = results_for(config, test_acc, confusion)
+        folder.write_results({**results, "test_size": test_size})
     return folder
 
 
-def results_for(config: dict[str, Any], test_acc: list[float]) -> dict[str, Any]:
-    """results.json of a run with this accuracy curve: 1,000 test images per class."""
+def results_for(
+    config: dict[str, Any], test_acc: list[float], confusion: list[list[int]] | None = None
+) -> dict[str, Any]:
+    """results.json of a run with this accuracy curve: 1,000 test images per class, unless
+    a confusion matrix says otherwise."""
     classes = config["dataset"]["classes"]
     final = test_acc[-1]
-    # Every class at the final accuracy; errors go to the next class.
-    correct = round(final * 1000)
-    confusion = [[0] * len(classes) for _ in classes]
-    for i in range(len(classes)):
-        confusion[i][i] = correct
-        confusion[i][(i + 1) % len(classes)] = 1000 - correct
+    if confusion is None:
+        # Every class at the final accuracy; errors go to the next class.
+        correct = round(final * 1000)
+        confusion = [[0] * len(classes) for _ in classes]
+        for i in range(len(classes)):
+            confusion[i][i] = correct
+            confusion[i][(i + 1) % len(classes)] = 1000 - correct
+    # As the trainer computes it: the share of each true class (a row) predicted right.
+    per_class = {c: confusion[i][i] / sum(confusion[i]) for i, c in enumerate(classes)}
     best = max(range(len(test_acc)), key=lambda i: (test_acc[i], -i))
     return {
         "dataset": config["dataset"]["name"],
@@ -115,7 +125,7 @@ def results_for(config: dict[str, Any], test_acc: list[float]) -> dict[str, Any]
         "final_train_acc": final - 0.01,
         "best_test_acc": test_acc[best],
         "best_epoch": best + 1,
-        "per_class_test_acc": {c: correct / 1000 for c in classes},
+        "per_class_test_acc": per_class,
         "confusion_matrix": confusion,
         "classes": classes,
         "parameters": 21840,

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from cnn_study.runs import RunFolder
-from tests.conftest import ROOT, make_dataset, run_cli, tiny_overrides
+from tests.conftest import ROOT, run_cli, tiny_overrides
+from tests.e2e.conftest import SWEEP, reference_rows
 
-pytestmark = pytest.mark.slow
 COLUMNS = ["train_loss", "train_acc", "test_loss", "test_acc", "lr"]
 
 
@@ -44,18 +44,19 @@ def runs_below(folder) -> list[RunFolder]:
 
 
 @pytest.mark.parametrize("logger", ["tensorboard", "mlflow"])
-def test_a_parallel_sweep_logs_every_run(tmp_path, tiny_data, logger):
+def test_a_parallel_sweep_logs_every_run(tmp_path, tiny_data, request, logger):
     pytest.importorskip(logger)
-    done = run_cli(
-        "cnn_study",
-        "-m",
-        *tiny_overrides(tiny_data, tmp_path),
-        "hydra/launcher=parallel",
-        f"logger={logger}",
-        "dataset=mnist,fashion",
-        "seed=0,1",
-    )
-    assert done.returncode == 0, done.stderr
+    if logger == "tensorboard":
+        tmp_path = request.getfixturevalue("parallel_sweep")  # the shared sweep logs to it
+    else:
+        done = run_cli(
+            "cnn_study",
+            "-m",
+            *tiny_overrides(tiny_data, tmp_path),
+            *[a for a in SWEEP if not a.startswith("logger=")],
+            f"logger={logger}",
+        )
+        assert done.returncode == 0, done.stderr
     runs = runs_below(tmp_path / "outputs")
     assert len(runs) == 4
     if logger == "tensorboard":
@@ -83,16 +84,16 @@ def test_a_parallel_sweep_logs_every_run(tmp_path, tiny_data, logger):
 
 
 @pytest.mark.parametrize("logger", ["tensorboard", "mlflow"])
-def test_a_run_stopped_and_resumed_is_one_continuous_curve(tmp_path, logger):
+def test_a_run_stopped_and_resumed_is_one_continuous_curve(
+    tmp_path, epoch_data, reference_run, logger
+):
     pytest.importorskip(logger)
-    data = tmp_path / "data"
-    make_dataset(data, "MNIST", train=4000, test=500)
     args = [
         sys.executable,
         "-m",
         "cnn_study",
-        *tiny_overrides(data, tmp_path),
-        "trainer.epochs=4",
+        *tiny_overrides(epoch_data, tmp_path),
+        "trainer.epochs=6",  # long enough to stop mid-run on a machine 3x faster
         f"logger={logger}",
     ]
     first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -100,7 +101,7 @@ def test_a_run_stopped_and_resumed_is_one_continuous_curve(tmp_path, logger):
     while not list((tmp_path / "outputs").rglob("metrics.csv")):
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.05)
-    time.sleep(0.5)  # into epoch 2
+    time.sleep(0.1)  # into epoch 2
     first.send_signal(signal.SIGTERM)
     first.wait(timeout=60)
     assert first.returncode == 128 + signal.SIGTERM
@@ -117,4 +118,8 @@ def test_a_run_stopped_and_resumed_is_one_continuous_curve(tmp_path, logger):
             for c in COLUMNS
         }
         assert logged.info.status == "FINISHED"
-    assert_curves_equal_metrics(history, run)  # epochs 1-4, each once
+    assert_curves_equal_metrics(history, run)  # epochs 1-6, each once
+    # and those are the epochs of a run never stopped
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in run.read_metrics()] == (
+        reference_rows(reference_run, 6)
+    )

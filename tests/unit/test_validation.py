@@ -14,7 +14,7 @@ from cnn_study.data import load_dataset, validation_indices
 from cnn_study.errors import StudyError
 from cnn_study.runs import METRICS_COLUMNS, RunFolder, config_differences, metrics_columns
 from cnn_study.settings import check_tunable, validate
-from tests.conftest import SHARED_DATA, compose_config, make_dataset
+from tests.conftest import make_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -129,25 +129,6 @@ def test_no_split_leaves_the_data_files_and_results_as_they_were(make_cfg, tmp_p
     assert config_differences(
         saved, OmegaConf.to_container(make_cfg("dataset.val_size=5"), resolve=True)
     ) == ["dataset.val_size"]
-
-
-@pytest.mark.realdata
-@pytest.mark.skipif(
-    not (SHARED_DATA / "MNIST" / "raw").is_dir(), reason=f"no MNIST in {SHARED_DATA}"
-)
-@pytest.mark.parametrize("name", ["mnist", "fashion"])
-def test_the_real_split_holds_out_a_thousand_images_of_each_class(name, tmp_path):
-    cfg = compose_config(
-        f"dataset={name}",
-        f"paths.data_dir={SHARED_DATA}",
-        f"paths.cache_dir={tmp_path}",
-        "dataset.download=false",
-        "dataset.val_size=10000",
-    )
-    data = load_dataset(_dataset_cfg(cfg), SHARED_DATA, tmp_path, torch.device("cpu"))
-    assert (len(data.train), len(data.val), len(data.test)) == (50_000, 10_000, 10_000)
-    assert torch.bincount(data.val.labels).tolist() == [1000] * 10
-    assert torch.bincount(data.train.labels, minlength=10).min() >= 4000
 
 
 def test_the_objective_is_a_validation_number_and_tuning_needs_a_split(make_cfg):

@@ -160,19 +160,6 @@ def test_a_changed_file_is_hashed_again(make_cfg, copy_of_tiny, tmp_path):
         data.load_dataset(dcfg, copy_of_tiny, tmp_path / "cache", CPU)
 
 
-def test_the_configured_checksums_are_those_of_the_shared_copy():
-    from tests.conftest import FOLDERS, SHARED_DATA, compose_config
-
-    sums = SHARED_DATA / "SHA256SUMS"
-    if not sums.is_file():
-        pytest.skip(f"no {sums}")
-    listed = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line)
-    for name, folder in FOLDERS.items():
-        cfg = compose_config(f"dataset={name}")
-        for file, digest in cfg.dataset.sha256.items():
-            assert listed[f"{folder}/raw/{file}"] == digest
-
-
 def test_make_dataset_helper_writes_torchvision_layout(tmp_path):
     raw = make_dataset(tmp_path, "MNIST", train=20, test=10)
     assert sorted(p.name for p in raw.iterdir()) == sorted(

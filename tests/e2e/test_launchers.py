@@ -6,11 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from tests.conftest import ROOT, run_cli, tiny_overrides
-
-pytestmark = pytest.mark.slow
 
 # Runs the real launcher up to the point where submitit would call sbatch, and prints the
 # sbatch script it would submit instead.

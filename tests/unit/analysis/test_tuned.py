@@ -83,8 +83,9 @@ def _as_trial(run) -> None:
     record.write_text(yaml.safe_dump(hydra))
 
 
-@pytest.fixture
-def tuned_study(tmp_path):
+@pytest.fixture(scope="module")
+def tuned_study(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("tuned")
     for (recipe, dataset), finals in FINALS.items():
         for seed, final in enumerate(finals):
             overrides = {"recipe": recipe, "study": "tuned", "dataset.val_size": 10000}
@@ -105,15 +106,21 @@ def tuned_study(tmp_path):
     return tmp_path, [tmp_path / "tuned", *searches]
 
 
+@pytest.fixture(scope="module")
+def analysed(tuned_study):
+    """The study analysed once (figures included): the tests below only read the result."""
+    tmp, paths = tuned_study
+    return tmp, analyse(paths, tmp / "report")
+
+
 def _welch(a, b):
     test = stats.ttest_ind(a, b, equal_var=False)
     interval = test.confidence_interval(0.95)
     return np.mean(a) - np.mean(b), interval.low, interval.high, test.pvalue
 
 
-def test_the_cells_gaps_and_gains_match_scipy(tuned_study):
-    tmp, paths = tuned_study
-    result = analyse(paths, tmp / "report")
+def test_the_cells_gaps_and_gains_match_scipy(analysed):
+    _, result = analysed
     assert result.kind == "tuned"
     # Only the 18 final runs make cells: the searches' trial runs are their evidence.
     assert len(result.collection.complete) == 18
@@ -152,9 +159,9 @@ def test_the_cells_gaps_and_gains_match_scipy(tuned_study):
     assert list(gains["p_holm"]) == pytest.approx(list(holm))
 
 
-def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(tuned_study):
-    tmp, paths = tuned_study
-    runs = analyse(paths, tmp / "report").collection.complete
+def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(analysed):
+    _, result = analysed
+    runs = result.collection.complete
     share = recipe_share_of_gap(runs)
     m = {k: np.mean(v) for k, v in FINALS.items()}
     chapter_gap = m[("chapter", "mnist")] - m[("chapter", "fashion")]
@@ -176,9 +183,8 @@ def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(tuned_study)
     )
 
 
-def test_the_report_answers_from_the_numbers_and_draws_the_searches(tuned_study):
-    tmp, paths = tuned_study
-    analyse(paths, tmp / "report")
+def test_the_report_answers_from_the_numbers_and_draws_the_searches(analysed):
+    tmp, _ = analysed
     text = (tmp / "report" / "report.md").read_text()
     fashion = np.mean(FINALS[("tuned-fashion", "fashion")])
     assert f"ends at {100 * fashion:.2f}%" in text
@@ -204,10 +210,19 @@ def test_the_report_answers_from_the_numbers_and_draws_the_searches(tuned_study)
     assert commands.count("python -m cnn_study -m dataset=mnist,fashion seed=0,1,2") == 3
 
 
-def test_trials_are_known_by_their_runs_even_before_a_search_has_a_best(tuned_study):
+def _copy(tuned_study, tmp_path):
+    """The shared study copied, for a test that changes it."""
+    import shutil
+
+    shared, paths = tuned_study
+    shutil.copytree(shared, tmp_path / "study", ignore=shutil.ignore_patterns("report"))
+    return tmp_path, [tmp_path / "study" / p.relative_to(shared) for p in paths]
+
+
+def test_trials_are_known_by_their_runs_even_before_a_search_has_a_best(tuned_study, tmp_path):
     """A search interrupted before any trial completed leaves trials.csv alone: its finished
     trial runs are still never pooled into the study's cells."""
-    tmp, paths = tuned_study
+    tmp, paths = _copy(tuned_study, tmp_path)
     for search in paths[1:]:
         (search / "optimization_results.yaml").unlink()
     result = analyse(paths, tmp / "report")
@@ -227,10 +242,10 @@ def test_an_old_run_and_its_new_twin_fall_in_one_cell(tmp_path):
     assert list(result.summary["seeds"]) == [4]
 
 
-def test_a_study_still_running_or_unlabelled_never_crashes_the_report(tuned_study):
-    tmp, paths = tuned_study
+def test_a_study_still_running_or_unlabelled_never_crashes_the_report(tuned_study, tmp_path):
+    tmp, paths = _copy(tuned_study, tmp_path)
     # tuned-fashion has not finished on FashionMNIST yet
-    for run in (tmp / "tuned" / "tuned-fashion" / "fashion").glob("seed=*"):
+    for run in (tmp / "study" / "tuned" / "tuned-fashion" / "fashion").glob("seed=*"):
         run.joinpath("results.json").unlink()
     result = analyse(paths, tmp / "partial")
     assert result.kind == "tuned"

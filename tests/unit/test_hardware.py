@@ -13,6 +13,7 @@ def test_auto_picks_cuda_only_where_present():
     assert hardware.resolve_device("auto").type == expected
 
 
+@pytest.mark.ci_may_skip
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_asking_for_cuda_without_it_is_one_clear_error():
     with pytest.raises(StudyError, match="CUDA is not available here"):
@@ -85,6 +86,7 @@ def test_the_gpu_shared_preset_splits_the_cores_between_its_runs(monkeypatch):
     assert jobs == 4 and hardware.resolve_threads("auto", jobs) == 4
 
 
+@pytest.mark.ci_may_skip  # CI runs on CPUs: this one runs where a GPU is
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_graphed_training_and_evaluation_match_eager_on_cuda():
     """Two epochs graphed and two eager, from the same weights, batch order and CUDA random

@@ -12,46 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import optuna
-import pytest
 import yaml
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from cnn_study.search_space import sgd_momentum
-from hydra_plugins.cnn_study_optuna_sweeper.optuna_sweeper import as_override, distribution
 from tests.conftest import ROOT, make_dataset, run_cli, tiny_overrides
-
-
-def _distribution(text: str):
-    return distribution(OverridesParser.create().parse_override(f"key={text}"))
-
-
-def test_search_space_syntax_is_the_official_plugins():
-    log_lr = _distribution("tag(log, interval(1e-4, 0.3))")
-    assert isinstance(log_lr, optuna.distributions.FloatDistribution)
-    assert (log_lr.low, log_lr.high, log_lr.log) == (1e-4, 0.3, True)
-    assert not _distribution("interval(0, 1)").log
-    assert _distribution("choice(32, 64, 128)").choices == (32, 64, 128)
-    assert _distribution("sgd,adam").choices == ("sgd", "adam")
-    steps = _distribution("range(1, 8, 2)")
-    assert (steps.low, steps.high, steps.step) == (1, 7, 2)
-    with pytest.raises(Exception, match="is not a search space"):
-        distribution(OverridesParser.create().parse_override("key=0.5"))
-    assert as_override("optimizer.lr", 0.0123456789) == "optimizer.lr=0.01235"
-    assert as_override("optimizer.weight_decay", 1.23456e-6) == "optimizer.weight_decay=1.235e-06"
-    assert as_override("trainer.batch_size", 64) == "trainer.batch_size=64"
-
-
-def test_momentum_is_searched_on_sgd_trials_only():
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    space = {"optimizer": optuna.distributions.CategoricalDistribution(["sgd", "adam"])}
-    seen = set()
-    for _ in range(12):
-        trial = study.ask(space)
-        sgd_momentum(None, trial)
-        seen.add((trial.params["optimizer"], "optimizer.momentum" in trial.params))
-        study.tell(trial, 0.0)
-    assert seen == {("sgd", True), ("adam", False)}
 
 
 def _search(data: Path, out: Path, *extra: str, trials: int = 4, epochs: int = 2) -> list[str]:
@@ -73,7 +36,6 @@ def _trials(study_dir: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.slow
 def test_a_search_tunes_on_validation_accuracy_through_the_parallel_launcher(tiny_data, tmp_path):
     done = run_cli(*_search(tiny_data, tmp_path, "hydra/launcher=parallel"))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -123,7 +85,6 @@ def test_a_search_without_a_validation_split_is_refused_before_anything_trains(t
     assert not (study_dir / "optuna.db").exists()
 
 
-@pytest.mark.slow
 def test_a_search_killed_in_its_third_trial_resumes_and_ends_with_exactly_its_budget(tmp_path):
     """SIGKILL (nothing can be cleaned up) during trial 3 of 4; the same command again keeps
     trials 1-2 untouched, resumes trial 3 from its checkpoint, runs trial 4, and stops."""
