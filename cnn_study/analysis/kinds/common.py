@@ -266,7 +266,7 @@ def appendix(study: Study) -> list[report.Block]:
             report.Heading("Incomplete and failed runs (left out of the statistics)"),
             report.Table(
                 others.assign(
-                    error=others.get("error", pd.Series(dtype=str)).fillna(""),
+                    error=others.get("error", pd.Series(dtype=object)).astype(object).fillna(""),
                 )[["run", "status", "epochs_completed", "error"]]
             ),
         ]

@@ -10,7 +10,12 @@ import pytest
 import yaml
 from scipy import stats
 
+from cnn_study.analysis import kinds, report
+from cnn_study.analysis.collect import collect
+from cnn_study.analysis.kinds import tuned
 from cnn_study.analysis.pipeline import analyse
+from cnn_study.analysis.searches import find_searches
+from cnn_study.analysis.study import summarise_study
 from cnn_study.analysis.tuning import recipe_share_of_gap, tuning_gains
 from tests.fakeruns import write_run
 
@@ -210,6 +215,12 @@ def test_the_report_answers_from_the_numbers_and_draws_the_searches(analysed):
     assert commands.count("python -m cnn_study -m dataset=mnist,fashion seed=0,1,2") == 3
 
 
+def _grouped(paths):
+    """The study as the pipeline groups it, without drawing or writing anything."""
+    collection, trials = collect(paths).split_trials()
+    return summarise_study(collection, paths, None, find_searches(paths), trials)
+
+
 def _copy(tuned_study, tmp_path):
     """The shared study copied, for a test that changes it."""
     import shutil
@@ -225,8 +236,8 @@ def test_trials_are_known_by_their_runs_even_before_a_search_has_a_best(tuned_st
     tmp, paths = _copy(tuned_study, tmp_path)
     for search in paths[1:]:
         (search / "optimization_results.yaml").unlink()
-    result = analyse(paths, tmp / "report")
-    assert result.kind == "tuned" and len(result.collection.complete) == 18
+    study = _grouped(paths)
+    assert kinds.choose(study).name == "tuned" and len(study.runs) == 18
 
 
 def test_an_old_run_and_its_new_twin_fall_in_one_cell(tmp_path):
@@ -247,12 +258,14 @@ def test_a_study_still_running_or_unlabelled_never_crashes_the_report(tuned_stud
     # tuned-fashion has not finished on FashionMNIST yet
     for run in (tmp / "study" / "tuned" / "tuned-fashion" / "fashion").glob("seed=*"):
         run.joinpath("results.json").unlink()
-    result = analyse(paths, tmp / "partial")
-    assert result.kind == "tuned"
-    text = (tmp / "partial" / "report.md").read_text()
+    study = _grouped(paths)
+    assert kinds.choose(study).name == "tuned"
+    text = "\n".join(
+        report.to_markdown(tuned.write_report(study, tuned.tables(study))).splitlines()
+    )
     assert "On **MNIST**" in text and "On **FashionMNIST**" not in text
     # runs without a recipe label (the chapter study's) alongside: not a tuned study
     for seed in range(2):
         write_run(tmp / "chapter5", "mnist", seed, [0.98, 0.99])
         write_run(tmp / "chapter5", "fashion", seed, [0.88, 0.89])
-    assert analyse([tmp / "chapter5", *paths], tmp / "mixed").kind != "tuned"
+    assert kinds.choose(_grouped([tmp / "chapter5", *paths])).name != "tuned"
