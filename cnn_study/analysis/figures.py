@@ -42,7 +42,7 @@ def colours(groups: list[str]) -> dict[str, tuple]:
 WIDE = 4
 
 
-def _panels(n: int, width: float, height: float, ncols: int = WIDE, **kwargs):
+def panels(n: int, width: float, height: float, ncols: int = WIDE, **kwargs):
     """A figure of n panels in rows of at most ncols; panels left over are hidden."""
     ncols = min(n, ncols)
     nrows = -(-n // ncols)
@@ -208,7 +208,7 @@ def per_class_accuracy(per_class: pd.DataFrame, order: list[str]) -> Figure:
 
 def confusion_matrices(matrices: dict[str, tuple], order: list[str]) -> Figure:
     """Row-normalised confusion matrix per group (summed over seeds): where errors go."""
-    fig, axes = _panels(len(order), 5.6, 5.2)
+    fig, axes = panels(len(order), 5.6, 5.2)
     for ax, group in zip(axes, order, strict=True):
         classes, counts = matrices[group]
         rates = 100 * counts / counts.sum(axis=1, keepdims=True).clip(min=1)
@@ -237,7 +237,7 @@ def confusion_matrices(matrices: dict[str, tuple], order: list[str]) -> Figure:
 
 def loss_curves(epochs: pd.DataFrame, order: list[str]) -> Figure:
     """Train versus test loss per epoch, one panel per group (mean over seeds)."""
-    fig, axes = _panels(len(order), 4.4, 3.8, sharey=True)
+    fig, axes = panels(len(order), 4.4, 3.8, sharey=True)
     for ax, group in zip(axes, order, strict=True):
         data = epochs[epochs["group"] == group]
         for column, style, name in (
@@ -290,7 +290,7 @@ def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
     cells = list(dict.fromkeys(summary["cell"]))
     labels = list(dict.fromkeys(summary["dataset_label"]))
     palette = _dataset_colours(labels)
-    fig, axes = _panels(len(cells), 3.6, 3.0, sharex=True, sharey=True)
+    fig, axes = panels(len(cells), 3.6, 3.0, sharex=True, sharey=True)
     for ax, cell in zip(axes, cells, strict=True):
         for row in summary[summary["cell"] == cell].itertuples(index=False):
             data = epochs[epochs["group"] == row.group]

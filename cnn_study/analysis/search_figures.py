@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cnn_study.analysis.figures import CI_LABEL, _panels, colours, plt
+from cnn_study.analysis.figures import CI_LABEL, colours, panels, plt
 from cnn_study.analysis.stats import TARGET
 
 # Trials far below the rest (a diverged learning rate: about 10%, chance) would squash the
@@ -34,7 +34,7 @@ def _clipped(ax, x, y: pd.Series, floor: float, **style) -> int:
 
 def search_history(searches: dict[str, pd.DataFrame]) -> Figure:
     """Per search: each trial's validation accuracy in trial order, and the best so far."""
-    fig, axes = _panels(len(searches), 5.0, 3.6, sharey=False)
+    fig, axes = panels(len(searches), 5.0, 3.6, sharey=False)
     for ax, (label, trials) in zip(axes, searches.items(), strict=True):
         done = trials[trials["state"] == "complete"].sort_values("number")
         floor = _floor(done["value"])
@@ -127,7 +127,7 @@ def recipe_cells(
 ) -> Figure:
     """Final test accuracy of every recipe on every dataset: seeds, mean and its interval;
     one panel per dataset, each on its own scale."""
-    fig, axes = _panels(len(datasets), 4.2, 3.8)
+    fig, axes = panels(len(datasets), 4.2, 3.8)
     palette = colours(recipes)
     for ax, dataset in zip(axes, datasets, strict=True):
         tops, best_seed = [], -np.inf

@@ -37,11 +37,6 @@ class Search:
     def params(self) -> list[str]:
         return [c for c in self.trials.columns if c not in (*TRIAL_COLUMNS, "run")]
 
-    @property
-    def counted(self) -> pd.DataFrame:
-        """The trials that used up budget: finished ones, not the interrupted and asked again."""
-        return self.trials[self.trials["state"] != "interrupted"]
-
 
 def find_searches(paths: Iterable[str | Path]) -> list[Search]:
     """Every search folder at or below paths (a folder holding the sweeper's trials.csv)."""

@@ -116,7 +116,6 @@ def search_summary(search_trials: pd.DataFrame, trial_runs: pd.DataFrame) -> dic
         "complete": len(complete),
         "failed": int((counted["state"] == "fail").sum()),
         "interrupted": int((search_trials["state"] == "interrupted").sum()),
-        "running": int((search_trials["state"] == "running").sum()),
         "best_trial": None if best is None else int(best["number"]),
         "best_value": float("nan") if best is None else float(best["value"]),
         "median_value": float(complete["value"].median()) if len(complete) else float("nan"),

@@ -103,7 +103,9 @@ def search_table(study: Study) -> pd.DataFrame:
     for search in study.searches:
         trial_runs = study.trial_runs
         if len(trial_runs) and "study" in trial_runs:
-            trial_runs = trial_runs[trial_runs["study"] == search.name]
+            # its trials' study: the sweep folder's name (outputs/<study>), whatever Optuna's
+            # study_name says
+            trial_runs = trial_runs[trial_runs["study"] == search.folder.name]
         found = search_summary(search.trials, trial_runs)
         epochs = sorted({int(e) for e in trial_runs.get("trainer.epochs", pd.Series()).dropna()})
         rows.append(
@@ -360,7 +362,9 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
         B.Code(
             "\n".join(
                 [
-                    *common.search_commands(study.trial_runs, [s.name for s in study.searches]),
+                    *common.search_commands(
+                        study.trial_runs, [s.folder.name for s in study.searches]
+                    ),
                     *(
                         command
                         for recipe in _recipes(study)
