@@ -327,6 +327,10 @@ def test_b_a_requeued_job_is_killed_and_resumes_to_the_metrics_of_an_uninterrupt
         cancel(submitit_jobs(outputs))
 
     job = scontrol_job(job_id)
+    deadline = time.monotonic() + 60
+    while job["JobState"] == "COMPLETING" and time.monotonic() < deadline:
+        time.sleep(1)  # the job's epilog may still run after its result is back
+        job = scontrol_job(job_id)
     assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) >= 1, job
     results = json.loads((run_dir / "results.json").read_text())
     assert results["epochs_completed"] == epochs and results["job_id"] == job_id
@@ -423,6 +427,10 @@ def test_c_a_job_at_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
     results = json.loads((run_dir / "results.json").read_text())
     assert results["epochs_completed"] == epochs and results["job_id"] == job_id
     job = scontrol_job(job_id)
+    deadline = time.monotonic() + 60
+    while job["JobState"] == "COMPLETING" and time.monotonic() < deadline:
+        time.sleep(1)  # the job's epilog may still run after its result is back
+        job = scontrol_job(job_id)
     assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) >= 1, job
     assert job["TimeLimit"] == "00:01:00"
 
