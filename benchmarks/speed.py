@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
@@ -33,18 +34,11 @@ from cnn_study.model import ChapterCNN
 from cnn_study.train import evaluate, train_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
+# conf/dataset/mnist.yaml as it is, read from a folder of the files that is not verified here.
 MNIST = {
-    "name": "mnist",
-    "torchvision_class": "torchvision.datasets.MNIST",
-    "num_classes": 10,
-    "classes": [str(i) for i in range(10)],
-    "mean": 0.1307,
-    "std": 0.3081,
-    "train_limit": None,
-    "test_limit": None,
+    **OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "dataset" / "mnist.yaml")),
     "download": False,
     "verify": False,
-    "sha256": {},
 }
 BATCH, LR, MOMENTUM, SEED = 64, 0.01, 0.5, 0
 

@@ -1,4 +1,4 @@
-"""cnn-study: one CNN and recipe on MNIST and FashionMNIST, over seeds, with honest statistics."""
+"""cnn-study: one CNN and recipe on several image datasets, over seeds, with honest statistics."""
 
 import os
 
@@ -9,3 +9,5 @@ __version__ = "0.1.0"
 # ${cnn_study.cwd:}: the folder this process really runs in (conf/paths/default.yaml). The
 # PWD variable would name the folder of whichever shell started an ancestor process.
 OmegaConf.register_new_resolver("cnn_study.cwd", os.getcwd, replace=True)
+# ${cnn_study.len:${dataset.classes}}: a dataset's class count follows its list of classes.
+OmegaConf.register_new_resolver("cnn_study.len", len, replace=True)

@@ -120,6 +120,7 @@ def _train(
         cfg.paths.cache_dir,
         device,
         channels_last(cfg, state.model),
+        launch.parallel_jobs,
     )
     if checkpoint is not None:
         state.restore(checkpoint)
@@ -315,6 +316,10 @@ def _measurements(
         "per_class_test_acc": dict(zip(data.classes, per_class, strict=True)),
         "confusion_matrix": confusion.tolist(),
         "classes": data.classes,
+        # What the images were: their contents' fingerprint and the normalisation used.
+        "data_fingerprint": data.fingerprint,
+        "mean": list(data.mean),
+        "std": list(data.std),
         "parameters": count_parameters(state.model),
         "train_size": len(data.train),
         "test_size": len(data.test),

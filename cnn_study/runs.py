@@ -68,11 +68,18 @@ INCIDENTAL_KEYS = (
     "logger.",
     "dataset.download",
     "dataset.verify",
+    "dataset.label",  # a display name
+    "dataset.folder",  # where the files lie, like paths.data_dir
+    "dataset.files",  # their names and checksums: what is checked, not what is measured
+    "dataset.sha256.",  # the checksums' key before dataset.files
+    "dataset.max_memory_gb",
     "objective",
 )
 # Keys added after runs were published, with the value that means what the older runs did: an
 # older run lacking the key is the same run as a new one with this value.
 _LATER_DEFAULTS = {"dataset.val_size": 0, "dataset.split_seed": 0}
+# Keys renamed after runs were published: an older run's key is read under its new name.
+_RENAMED = {"dataset.torchvision_class": "dataset.source"}
 
 
 def metrics_columns(validation: bool) -> list[str]:
@@ -125,7 +132,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
 def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A run's config as flat keys, with the keys added after older runs were made filled in
     with the values that mean what those runs did: an old run and its new twin read alike."""
-    return _LATER_DEFAULTS | flatten(config)
+    flat = flatten(config)
+    return _LATER_DEFAULTS | {_RENAMED.get(key, key): value for key, value in flat.items()}
 
 
 def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from cnn_study.errors import StudyError
 
@@ -18,7 +19,12 @@ OBJECTIVES = ("final_val_acc", "best_val_acc")
 def _get(cfg: DictConfig, key: str) -> Any:
     try:
         return OmegaConf.select(cfg, key, throw_on_missing=True)
-    except Exception as exc:  # an interpolation that cannot resolve, a missing value
+    except MissingMandatoryValue:
+        raise StudyError(
+            f"{key} is not set (??? in its YAML)",
+            f"give it in the YAML or on the command line, e.g. {key}=...",
+        ) from None
+    except Exception as exc:  # an interpolation that cannot resolve
         raise StudyError(f"config key {key} cannot be read: {exc}") from None
 
 
@@ -78,13 +84,68 @@ def validate(cfg: DictConfig) -> None:
     if threads != "auto":
         _integer(cfg, "trainer.num_threads", 1)
 
-    _positive_number(cfg, "dataset.std")
+    _dataset(cfg)
+
+
+def _per_channel(cfg: DictConfig, key: str, channels: int) -> None:
+    """null, a number > 0 (std) or >= 0 (mean), or one such number per channel."""
+    value = _get(cfg, key)
+    if value is None:
+        return
+    values = list(value) if isinstance(value, (list, ListConfig)) else [value]
+    low = 0 if key.endswith("mean") else None
+    good = all(
+        not isinstance(v, bool) and isinstance(v, (int, float)) and (v >= 0 if low == 0 else v > 0)
+        for v in values
+    )
+    if not good or len(values) not in (1, channels):
+        raise StudyError(
+            f"{key} must be null, a number{' > 0' if low is None else ''}, or one per channel "
+            f"({channels}), got {value!r}",
+            f"e.g. {key}=null to compute it from the training split",
+        )
+
+
+def _dataset(cfg: DictConfig) -> None:
+    """A dataset's YAML: its source, shape, classes, normalisation and files."""
+    source = _get(cfg, "dataset.source")
+    if not isinstance(source, str) or not source:
+        raise StudyError(
+            f"dataset.source must name a torchvision class or image_folder, got {source!r}",
+            "e.g. dataset.source=torchvision.datasets.MNIST",
+        )
+    _get(cfg, "dataset.folder")  # set, where a YAML leaves it to the user (???)
+    _integer(cfg, "dataset.in_channels", 1)
+    _integer(cfg, "dataset.image_size", 1)
+    channels = _get(cfg, "dataset.in_channels")
+    for key in ("dataset.mean", "dataset.std"):
+        _per_channel(cfg, key, channels)
+    if _get(cfg, "dataset.max_memory_gb") is not None:
+        _positive_number(cfg, "dataset.max_memory_gb")
+    if source == "image_folder":
+        for key in ("dataset.resize", "dataset.convert"):
+            _boolean(cfg, key)
     classes = _get(cfg, "dataset.classes")
-    if len(classes) != _get(cfg, "dataset.num_classes"):
+    if not isinstance(classes, (list, ListConfig)) or len(classes) < 2:
+        raise StudyError(
+            f"dataset.classes must list at least two class names, got {classes!r}",
+            "e.g. dataset.classes=[cat,dog]",
+        )
+    if len(set(map(str, classes))) != len(classes):
+        raise StudyError(f"dataset.classes names a class twice: {list(classes)}", "fix the list")
+    num_classes = _get(cfg, "dataset.num_classes")
+    if len(classes) != num_classes:
         raise StudyError(
             f"dataset.classes lists {len(classes)} names but dataset.num_classes is "
-            f"{_get(cfg, 'dataset.num_classes')}: make them agree"
+            f"{num_classes}: make them agree"
         )
+    for entry in _get(cfg, "dataset.files") or []:
+        if not isinstance(entry, (dict, DictConfig)) or not entry.get("name"):
+            raise StudyError(
+                f"dataset.files entries are {{name: FILE, sha256: HEX}} or {{name: FILE, "
+                f"md5: HEX}}, got {entry!r}",
+                "fix the dataset's YAML",
+            )
 
 
 def check_tunable(cfg: DictConfig) -> None:

@@ -101,11 +101,16 @@ def summarise_study(
 
 
 def dataset_names(runs: pd.DataFrame) -> dict[str, str]:
-    """mnist -> MNIST, fashion -> FashionMNIST: the torchvision class each run read."""
-    if "dataset.torchvision_class" not in runs:
-        return {}
-    pairs = runs[["dataset.name", "dataset.torchvision_class"]].drop_duplicates()
-    return {n: c.rsplit(".", 1)[-1] for n, c in pairs.itertuples(index=False)}
+    """mnist -> MNIST, fashion -> FashionMNIST: each dataset's label, or, for runs made before
+    datasets had labels, the torchvision class it was read with."""
+    names = {}
+    for _, row in runs.drop_duplicates("dataset.name").iterrows():
+        label, source = row.get("dataset.label"), row.get("dataset.source")
+        if isinstance(label, str):
+            names[row["dataset.name"]] = label
+        elif isinstance(source, str) and source != "image_folder":
+            names[row["dataset.name"]] = source.rsplit(".", 1)[-1]
+    return names
 
 
 def _natural(values: list) -> list:

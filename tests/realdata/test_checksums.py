@@ -14,5 +14,7 @@ def test_the_configured_checksums_are_those_of_the_shared_copy():
     listed = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line)
     for name, folder in FOLDERS.items():
         cfg = compose_config(f"dataset={name}")
-        for file, digest in cfg.dataset.sha256.items():
-            assert listed[f"{folder}/raw/{file}"] == digest
+        assert cfg.dataset.folder == f"{folder}/raw"
+        assert len(cfg.dataset.files) == 4
+        for entry in cfg.dataset.files:
+            assert listed[f"{folder}/raw/{entry.name}"] == entry.sha256

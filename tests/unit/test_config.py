@@ -30,12 +30,15 @@ def test_defaults_are_the_chapters_recipe(make_cfg):
 @pytest.mark.parametrize("optimizer", options("optimizer"))
 @pytest.mark.parametrize("model", options("model"))
 def test_every_group_option_composes_and_builds(make_cfg, dataset, optimizer, model):
-    cfg = make_cfg(f"dataset={dataset}", f"optimizer={optimizer}", f"model={model}")
+    # The image-folder template leaves its folder and classes to the user.
+    yours = ["dataset.folder=/images", "dataset.classes=[a,b,c]"] * (dataset == "image_folder")
+    cfg = make_cfg(f"dataset={dataset}", f"optimizer={optimizer}", f"model={model}", *yours)
     validate(cfg)
     net = instantiate(cfg.model)
     opt = instantiate(cfg.optimizer)(net.parameters())
     assert opt.defaults["lr"] == cfg.optimizer.lr
-    logits = net(torch.zeros(2, cfg.dataset.in_channels, 28, 28))
+    side = cfg.dataset.image_size
+    logits = net(torch.zeros(2, cfg.dataset.in_channels, side, side))
     assert len(cfg.dataset.classes) == cfg.dataset.num_classes == logits.shape[1]
 
 

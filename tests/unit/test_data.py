@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cnn_study import data
+from cnn_study.data import files
 from cnn_study.errors import StudyError
 from tests.conftest import make_dataset, write_idx
 
@@ -121,14 +122,19 @@ def test_image_and_label_counts_must_agree(make_cfg, copy_of_tiny, tmp_path):
 def test_labels_outside_the_classes_are_refused(make_cfg, copy_of_tiny, tmp_path):
     write_idx(raw_file(copy_of_tiny, "train-labels-idx1-ubyte"), torch.arange(200) % 12)
     dcfg, _ = dataset_cfg(make_cfg)
-    with pytest.raises(StudyError, match=r"train-labels-idx1-ubyte: labels range 0..11"):
+    with pytest.raises(StudyError, match=r"MNIST/raw \(train split\): labels range 0..11"):
         data.load_dataset(dcfg, copy_of_tiny, tmp_path, CPU)
 
 
+IDX_NAMES = [n for pair in files.IDX_PAIRS for n in pair]
+
+
 def sha_overrides(root: Path) -> list[str]:
-    names = [n for pair in data.SPLIT_FILES.values() for n in pair]
-    digest = {n: hashlib.sha256(raw_file(root, n).read_bytes()).hexdigest() for n in names}
-    return ["dataset.verify=true"] + [f"dataset.sha256.{n}={d}" for n, d in digest.items()]
+    listed = ",".join(
+        f"{{name:{n},sha256:{hashlib.sha256(raw_file(root, n).read_bytes()).hexdigest()}}}"
+        for n in IDX_NAMES
+    )
+    return ["dataset.verify=true", f"dataset.files=[{listed}]"]
 
 
 def test_checksum_mismatch_is_named_and_good_files_are_remembered(
@@ -139,11 +145,11 @@ def test_checksum_mismatch_is_named_and_good_files_are_remembered(
     assert (tmp_path / "cache" / "verified.json").is_file()
 
     # The second use of the same folder trusts the cache: no file is hashed again.
-    monkeypatch.setattr(data, "_sha256", lambda path: pytest.fail(f"re-hashed {path}"))
+    monkeypatch.setattr(files, "file_digest", lambda path, _: pytest.fail(f"re-hashed {path}"))
     data.load_dataset(dcfg, copy_of_tiny, tmp_path / "cache", CPU)
     monkeypatch.undo()
 
-    dcfg["sha256"]["t10k-images-idx3-ubyte"] = "0" * 64
+    dcfg["files"][2] = {"name": "t10k-images-idx3-ubyte", "sha256": "0" * 64}
     with pytest.raises(StudyError, match="t10k-images-idx3-ubyte: SHA-256 .* does not match"):
         data.load_dataset(dcfg, copy_of_tiny, tmp_path / "cache", CPU)
 
@@ -162,6 +168,4 @@ def test_a_changed_file_is_hashed_again(make_cfg, copy_of_tiny, tmp_path):
 
 def test_make_dataset_helper_writes_torchvision_layout(tmp_path):
     raw = make_dataset(tmp_path, "MNIST", train=20, test=10)
-    assert sorted(p.name for p in raw.iterdir()) == sorted(
-        n for pair in data.SPLIT_FILES.values() for n in pair
-    )
+    assert sorted(p.name for p in raw.iterdir()) == sorted(IDX_NAMES)

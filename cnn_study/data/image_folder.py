@@ -1,0 +1,261 @@
+"""Read a folder of one's own images: <folder>/train/<class>/*.png and <folder>/test/<class>/*.png.
+
+The images are decoded once and cached as tensors under the cache folder (never in the image
+folder), keyed by the files' contents and the settings that shape them: a second run starts
+from the cache as fast as MNIST starts, and an edited, added or removed image makes a new
+entry. Which cache entry a folder holds is remembered by the files' sizes and modification
+times, so a second run does not even re-read the images to hash them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from cnn_study.data.files import dataset_folder
+from cnn_study.data.raw import RawData, RawSplit
+from cnn_study.errors import StudyError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+MODES = {1: "L", 3: "RGB"}  # dataset.in_channels -> the PIL mode its images are read in
+_LAYOUT = "train/<class>/*.png and test/<class>/*.png"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The image files of a folder, by split, each with its class index."""
+
+    root: Path
+    files: dict[str, list[tuple[Path, int]]]  # split -> [(file, class index)]
+
+    def __len__(self) -> int:
+        return sum(len(f) for f in self.files.values())
+
+    def stamp(self) -> str:
+        """Changes whenever a file is added, removed, renamed, resized or touched."""
+        digest = hashlib.sha256()
+        for split in SPLITS:
+            for file, label in self.files[split]:
+                stat = file.stat()
+                rel = file.relative_to(self.root)
+                digest.update(f"{rel}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+    def contents(self) -> str:
+        """Changes whenever an image's bytes, name or class change."""
+        digest = hashlib.sha256()
+        for split in SPLITS:
+            for file, label in self.files[split]:
+                body = hashlib.sha256(file.read_bytes()).hexdigest()
+                digest.update(f"{file.relative_to(self.root)}\0{label}\0{body}\n".encode())
+        return digest.hexdigest()
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in EXTENSIONS
+
+
+def list_images(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Listing:
+    """Every image of both splits, checked against dataset.classes."""
+    root = dataset_folder(dataset_cfg, data_dir)
+    name, classes = dataset_cfg["name"], [str(c) for c in dataset_cfg["classes"]]
+    if not root.is_dir():
+        raise StudyError(
+            f"{name}: image folder {root} not found",
+            f"set dataset.folder=/path/to/images, a folder holding {_LAYOUT}",
+        )
+    files: dict[str, list[tuple[Path, int]]] = {}
+    for split in SPLITS:
+        folder = root / split
+        found = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        files[split] = [
+            (path, label)
+            for label, cls in enumerate(classes)
+            for path in sorted((folder / cls).iterdir() if (folder / cls).is_dir() else [])
+            if _is_image(path)
+        ]
+        strangers = [f for f in found if f not in classes and not f.startswith(".")]
+        if strangers:
+            raise StudyError(
+                f"{name}: {folder / strangers[0]} is not one of dataset.classes "
+                f"({', '.join(classes)})",
+                "add it to dataset.classes, or move the folder out of the dataset",
+            )
+    if not any(files.values()):
+        raise StudyError(
+            f"{name}: no images in {root} (looked for {_LAYOUT}, with "
+            f"{', '.join(e.lstrip('.') for e in EXTENSIONS[:4])}... files)",
+            "put the images there, or point dataset.folder at them",
+        )
+    for split in SPLITS:
+        present = {label for _, label in files[split]}
+        for label, cls in enumerate(classes):
+            if label not in present:
+                raise StudyError(
+                    f"{name}: no {split} images of class {cls!r} (looked in {root / split / cls})",
+                    "every class in dataset.classes needs images in both train/ and test/; "
+                    "add some, or take the class out of dataset.classes",
+                )
+    return Listing(root, files)
+
+
+def _decode(path: Path, dataset_cfg: Mapping[str, Any]) -> np.ndarray:
+    """One image as a (C, H, W) uint8 array of the dataset's mode and size."""
+    mode, size = MODES[dataset_cfg["in_channels"]], dataset_cfg["image_size"]
+    try:
+        with Image.open(path) as opened:
+            image = opened
+            if image.mode != mode:
+                if not dataset_cfg["convert"]:
+                    raise StudyError(
+                        f"{path} is a {image.mode} image, but dataset.in_channels="
+                        f"{dataset_cfg['in_channels']} reads {mode} images",
+                        f"set dataset.convert=true to convert every image to {mode}, or "
+                        "convert the files",
+                    )
+                image = image.convert(mode)
+            if image.size != (size, size):
+                if not dataset_cfg["resize"]:
+                    raise StudyError(
+                        f"{path} is {image.size[0]}x{image.size[1]} pixels, not the "
+                        f"{size}x{size} of dataset.image_size",
+                        f"set dataset.resize=true to resize every image to {size}x{size}, or "
+                        "make dataset.image_size the images' size",
+                    )
+                image = image.resize((size, size), Image.Resampling.BILINEAR)
+            pixels = np.array(image, dtype=np.uint8)  # a copy: the file closes after this
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise StudyError(
+            f"{path} cannot be read as an image ({type(exc).__name__}: {exc})",
+            "replace or remove the file",
+        ) from None
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+
+
+def _decode_split(files: list[tuple[Path, int]], dataset_cfg: Mapping[str, Any]) -> tuple:
+    channels, size = dataset_cfg["in_channels"], dataset_cfg["image_size"]
+    images = torch.empty((len(files), channels, size, size), dtype=torch.uint8)
+    for i, (path, _) in enumerate(files):
+        images[i] = torch.from_numpy(_decode(path, dataset_cfg))
+    return images, torch.tensor([label for _, label in files], dtype=torch.int64)
+
+
+class DecodedCache:
+    """Decoded folders under cache_dir/image_folders: <key>.pt, and index.json, which maps a
+    folder to the contents fingerprint its files had at their last stamp."""
+
+    def __init__(self, cache_dir: str | Path):
+        self.folder = Path(cache_dir) / "image_folders"
+        self.index_file = self.folder / "index.json"
+        try:
+            self.index: dict[str, Any] = json.loads(self.index_file.read_text())
+        except (OSError, ValueError):
+            self.index = {}
+
+    def fingerprint(self, listing: Listing) -> str:
+        """The folder's contents fingerprint: remembered while its stamp holds, else hashed."""
+        key, stamp = str(listing.root.resolve()), listing.stamp()
+        known = self.index.get(key)
+        if known and known.get("stamp") == stamp:
+            return known["fingerprint"]
+        fingerprint = listing.contents()
+        self.index[key] = {"stamp": stamp, "fingerprint": fingerprint}
+        self._write(self.index_file, json.dumps(self.index, indent=1).encode())
+        return fingerprint
+
+    def load(self, key: str) -> dict[str, torch.Tensor] | None:
+        path = self.folder / f"{key}.pt"
+        if not path.is_file():
+            return None
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception as exc:  # a damaged entry is only decoded again
+            log.warning("ignoring the damaged cache entry %s (%s)", path, exc)
+            return None
+
+    def save(self, key: str, tensors: dict[str, torch.Tensor]) -> None:
+        buffer = _to_bytes(tensors)
+        self._write(self.folder / f"{key}.pt", buffer)
+
+    def _write(self, path: Path, data: bytes) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only cache only costs decoding again next time
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            log.warning("could not write the image cache %s: %s", path, exc)
+
+
+def _to_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    return buffer.getvalue()
+
+
+def _settings_key(fingerprint: str, dataset_cfg: Mapping[str, Any]) -> str:
+    """The cache entry of these contents decoded with these settings."""
+    shaping = {
+        k: dataset_cfg[k] for k in ("in_channels", "image_size", "resize", "convert", "classes")
+    }
+    shaping["classes"] = [str(c) for c in shaping["classes"]]
+    text = fingerprint + json.dumps(shaping, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read(
+    dataset_cfg: Mapping[str, Any],
+    data_dir: str | Path,
+    cache_dir: str | Path,
+    check_memory: Callable[[int], None],
+) -> RawData:
+    """Both splits, from the cache when these files were decoded with these settings before."""
+    if dataset_cfg["in_channels"] not in MODES:
+        raise StudyError(
+            f"dataset.in_channels={dataset_cfg['in_channels']}: an image folder is read as "
+            "greyscale (1) or RGB (3) images",
+            "set dataset.in_channels=1 or 3",
+        )
+    listing = list_images(dataset_cfg, data_dir)
+    check_memory(len(listing))
+    cache = DecodedCache(cache_dir)
+    fingerprint = cache.fingerprint(listing)
+    key = _settings_key(fingerprint, dataset_cfg)
+    tensors = cache.load(key)
+    if tensors is None:
+        log.info(
+            "decoding %d images of %s (once: cached in %s)",
+            len(listing),
+            listing.root,
+            cache.folder,
+        )
+        tensors = {}
+        for split in SPLITS:
+            images, labels = _decode_split(listing.files[split], dataset_cfg)
+            tensors[f"{split}_images"], tensors[f"{split}_labels"] = images, labels
+        cache.save(key, tensors)
+    splits = {
+        split: RawSplit(
+            tensors[f"{split}_images"], tensors[f"{split}_labels"], str(listing.root / split)
+        )
+        for split in SPLITS
+    }
+    # The tensors' identity: these contents, shaped by these settings.
+    return RawData(train=splits["train"], test=splits["test"], fingerprint=key)

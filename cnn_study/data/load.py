@@ -1,0 +1,210 @@
+"""Load a dataset, whatever its source, into normalised tensors on the training device.
+
+A dataset is described by its config (conf/dataset/*.yaml): where it comes from (a torchvision
+class, or image_folder for one's own images), its files and checksums, its classes, channels,
+image size and normalisation. Sources hand back 8-bit images (data/torchvision_source.py,
+data/image_folder.py); this module checks them against the config and the memory they may
+use, holds out a validation split, takes subsets, and normalises each channel once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnn_study.data import image_folder, torchvision_source
+from cnn_study.data.normalisation import normalisation
+from cnn_study.data.raw import RawData
+from cnn_study.errors import StudyError
+
+IMAGE_FOLDER = "image_folder"
+# Of the memory free when a run starts, the share its dataset may fill (the model, its
+# gradients and the batches need the rest).
+_AUTO_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split held whole: normalised images (N, C, H, W) float32 and labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    classes: list[str]
+    train: Split
+    test: Split
+    # A hold-out from the training set for model selection and tuning; None without one.
+    val: Split | None = None
+    # SHA-256 of the held-out indices: runs that report the same one saw the same split.
+    split_fingerprint: str | None = None
+    # What the images were normalised with, per channel.
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    # Identifies the images read: the same string, the same data.
+    fingerprint: str | None = None
+
+
+def balanced_indices(labels: torch.Tensor, limit: int | None, num_classes: int) -> torch.Tensor:
+    """Indices of the first examples of each class, as even across classes as limit allows.
+
+    The subset depends only on the data, not on the run's seed, so every seed of a study
+    trains on the same examples. Indices keep the dataset's order.
+    """
+    if limit is None or limit >= len(labels):
+        return torch.arange(len(labels))
+    per_class = [
+        limit // num_classes + (1 if c < limit % num_classes else 0) for c in range(num_classes)
+    ]
+    chosen = [torch.nonzero(labels == c).flatten()[:n] for c, n in enumerate(per_class)]
+    return torch.sort(torch.cat(chosen)).values
+
+
+def validation_indices(
+    labels: torch.Tensor, val_size: int, num_classes: int, split_seed: int
+) -> torch.Tensor:
+    """A class-balanced random hold-out of val_size indices, sorted.
+
+    It depends only on the labels and split_seed, never on a run's seed, so every run, seed
+    and tuning trial of a study holds out the same images. Classes get val_size // classes
+    images each, the first val_size % classes classes one more.
+    """
+    generator = torch.Generator().manual_seed(split_seed)
+    chosen = []
+    for c in range(num_classes):
+        members = torch.nonzero(labels == c).flatten()
+        wanted = val_size // num_classes + (1 if c < val_size % num_classes else 0)
+        if wanted >= len(members):
+            raise StudyError(
+                f"dataset.val_size={val_size} holds out {wanted} images of class {c}, which "
+                f"has only {len(members)} training images: choose a smaller dataset.val_size"
+            )
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:wanted]])
+    return torch.sort(torch.cat(chosen)).values
+
+
+def split_fingerprint(indices: torch.Tensor) -> str:
+    return hashlib.sha256(indices.to(torch.int64).numpy().tobytes()).hexdigest()
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on the device now: the GPU's free memory, or the system's available RAM."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_check(
+    dataset_cfg: Mapping[str, Any], device: torch.device, parallel_jobs: int = 1
+) -> Callable[[int], None]:
+    """A check that n images, as float32 tensors on the device, fit in the memory the dataset
+    may use: dataset.max_memory_gb, or by default 80% of what is free, shared by the runs of
+    a sweep that run at once."""
+    configured = dataset_cfg.get("max_memory_gb")
+    if configured is None:
+        limit = _AUTO_SHARE * available_memory(device) / max(1, parallel_jobs)
+        source = f"{_AUTO_SHARE:.0%} of the memory free on {device}" + (
+            f", shared by {parallel_jobs} parallel runs" if parallel_jobs > 1 else ""
+        )
+    else:
+        limit, source = float(configured) * 1e9, f"dataset.max_memory_gb={configured}"
+    channels, size = dataset_cfg["in_channels"], dataset_cfg["image_size"]
+
+    def check(images: int) -> None:
+        need = images * channels * size * size * 4
+        if need > limit:
+            raise StudyError(
+                f"{dataset_cfg['name']}: {images:,} images of {channels}x{size}x{size} need "
+                f"{need / 1e9:.2f} GB as float32 tensors on {device}, more than the "
+                f"{limit / 1e9:.2f} GB the dataset may use ({source})",
+                "take a subset with dataset.train_limit=N, smaller images (dataset.image_size "
+                "with dataset.resize=true), or allow more with dataset.max_memory_gb",
+            )
+
+    return check
+
+
+def read_source(
+    dataset_cfg: Mapping[str, Any],
+    data_dir: str | Path,
+    cache_dir: str | Path,
+    check_memory: Callable[[int], None],
+) -> RawData:
+    """Both splits whole, as 8-bit images, from the dataset's source, checked."""
+    if dataset_cfg["source"] == IMAGE_FOLDER:
+        raw = image_folder.read(dataset_cfg, data_dir, cache_dir, check_memory)
+    else:
+        raw = torchvision_source.read(dataset_cfg, data_dir, cache_dir)
+        check_memory(len(raw.train.labels) + len(raw.test.labels))
+    raw.check(dataset_cfg)
+    return raw
+
+
+def load_dataset(
+    dataset_cfg: Mapping[str, Any],
+    data_dir: str | Path,
+    cache_dir: str | Path,
+    device: torch.device,
+    channels_last: bool = False,
+    parallel_jobs: int = 1,
+) -> Dataset:
+    """Verify and load both splits, normalised once, as tensors on the device."""
+    raw = read_source(
+        dataset_cfg, data_dir, cache_dir, memory_check(dataset_cfg, device, parallel_jobs)
+    )
+    mean, std = normalisation(dataset_cfg, raw, cache_dir)
+    shape = (1, len(mean), 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(shape)
+    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(shape)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    num_classes = dataset_cfg["num_classes"]
+
+    def to_split(images: torch.Tensor, labels: torch.Tensor) -> Split:
+        images = images.to(device).float().div_(255).sub_(mean_t).div_(std_t)
+        return Split(images.contiguous(memory_format=memory_format), labels.to(device))
+
+    def limited(images, labels, limit: int | None) -> Split:
+        keep = balanced_indices(labels, limit, num_classes)
+        return to_split(images[keep], labels[keep])
+
+    train_images, train_labels = raw.train.images, raw.train.labels
+    val, fingerprint = None, None
+    val_size = dataset_cfg.get("val_size") or 0
+    if val_size:
+        # Held out of the whole training split first, so that train_limit never moves it.
+        held = validation_indices(train_labels, val_size, num_classes, dataset_cfg["split_seed"])
+        rest = torch.ones(len(train_labels), dtype=torch.bool)
+        rest[held] = False
+        val, fingerprint = to_split(train_images[held], train_labels[held]), split_fingerprint(held)
+        train_images, train_labels = train_images[rest], train_labels[rest]
+
+    return Dataset(
+        name=dataset_cfg["name"],
+        classes=[str(c) for c in dataset_cfg["classes"]],
+        train=limited(train_images, train_labels, dataset_cfg["train_limit"]),
+        test=limited(raw.test.images, raw.test.labels, dataset_cfg["test_limit"]),
+        val=val,
+        split_fingerprint=fingerprint,
+        mean=tuple(mean),
+        std=tuple(std),
+        fingerprint=raw.fingerprint,
+    )
