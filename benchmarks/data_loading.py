@@ -34,10 +34,13 @@ CPU = torch.device("cpu")
 CLASSES = [f"c{i}" for i in range(10)]
 
 
-def dataset_yaml(name: str, **changes) -> dict:
-    config = OmegaConf.load(ROOT / "conf" / "dataset" / f"{name}.yaml")
-    config.merge_with(changes)
-    return OmegaConf.to_container(config, resolve=True)
+def dataset_yaml(option: str, **changes) -> dict:
+    # Under "dataset", as Hydra places it: its interpolations name dataset.<key>.
+    config = OmegaConf.create(
+        {"dataset": OmegaConf.load(ROOT / "conf" / "dataset" / f"{option}.yaml")}
+    )
+    config.dataset.merge_with(changes)
+    return OmegaConf.to_container(config, resolve=True)["dataset"]
 
 
 def timed(dataset: dict, data_dir: Path, cache: Path) -> tuple[float, int]:
