@@ -114,7 +114,8 @@ def _dataset(cfg: DictConfig) -> None:
             f"dataset.source must name a torchvision class or image_folder, got {source!r}",
             "e.g. dataset.source=torchvision.datasets.MNIST",
         )
-    _get(cfg, "dataset.folder")  # set, where a YAML leaves it to the user (???)
+    for key in ("dataset.folder", "dataset.name"):  # set, where a YAML leaves them to the user
+        _get(cfg, key)
     _integer(cfg, "dataset.in_channels", 1)
     _integer(cfg, "dataset.image_size", 1)
     channels = _get(cfg, "dataset.in_channels")

@@ -234,6 +234,7 @@ def load_folder(folder: Path, tmp_path, *overrides: str, **changes):
     cfg = compose_config(
         *tiny_overrides(tmp_path, tmp_path),
         "dataset=image_folder",
+        "dataset.name=leaves",
         f"dataset.folder={folder}",
         f"dataset.classes=[{','.join(LEAVES)}]",
         "dataset.image_size=16",
@@ -382,3 +383,26 @@ def test_runs_made_before_datasets_were_described_by_data_are_the_same_runs(make
     assert flat_config(old)["dataset.source"] == "torchvision.datasets.MNIST"
     other = OmegaConf.to_container(make_cfg("dataset=kmnist"), resolve=True)
     assert "dataset.source" in config_differences(old, other)
+
+
+def test_an_image_folder_must_be_named():
+    """Its name keeps its runs apart from another folder's (the folder itself is where the
+    files lie, like paths.data_dir, not what identifies a run)."""
+    cfg = compose_config("dataset=image_folder", "dataset.folder=/x", "dataset.classes=[a,b]")
+    with pytest.raises(StudyError, match=r"dataset.name is not set"):
+        validate(cfg)
+
+
+def test_missing_files_are_downloaded_by_torchvision_when_allowed(tmp_path, monkeypatch):
+    def download(self):  # what torchvision leaves behind: the IDX files and their archives
+        write_kmnist(Path(self.root))
+
+    monkeypatch.setattr(torchvision.datasets.KMNIST, "download", download)
+    cfg = compose_config(*tiny_overrides(tmp_path / "data", tmp_path), "dataset=kmnist")
+    dcfg = dataset_dict(cfg, download=False)
+    with pytest.raises(StudyError) as err:
+        load_dataset(dcfg, tmp_path / "data", tmp_path / "cache", CPU)
+    assert f"looked in {tmp_path / 'data' / 'KMNIST' / 'raw'}" in one_line(err)
+    assert "dataset.download=true" in str(err.value)
+    data = load_dataset({**dcfg, "download": True}, tmp_path / "data", tmp_path / "cache", CPU)
+    assert len(data.train) == 200 and data.classes[:2] == ["o", "ki"]
