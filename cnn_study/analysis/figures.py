@@ -125,12 +125,13 @@ def _learning_curves_only(epochs: pd.DataFrame, order: list[str], title: str) ->
     return fig
 
 
-def _side_by_side(n: int, width: float, height: float, extra: float = 0.0):
-    """n panels in one row (extra inches for the labels), wrapped into rows beyond WIDE."""
-    if n <= WIDE:
+def _side_by_side(n: int, width: float, height: float, extra: float = 0.0, columns: int = WIDE):
+    """n panels in one row (extra inches for the labels), wrapped into rows of columns
+    panels beyond that."""
+    if n <= columns:
         fig, axes = plt.subplots(1, n, figsize=(width * n + extra, height), squeeze=False)
         return fig, list(axes[0])
-    return panels(n, width, height)
+    return panels(n, width, height, ncols=columns)
 
 
 def final_accuracy(
@@ -197,8 +198,8 @@ def final_accuracy(
     return fig
 
 
-def _rows(n: int) -> int:
-    return -(-n // WIDE)
+def _rows(n: int, columns: int = WIDE) -> int:
+    return -(-n // columns)
 
 
 def _mark_target(
@@ -224,11 +225,15 @@ def _mark_target(
 
 
 def per_class_accuracy(
-    per_class: pd.DataFrame, order: list[str], target: float | None = TARGET
+    per_class: pd.DataFrame,
+    order: list[str],
+    target: float | None = TARGET,
+    columns: int = WIDE,
 ) -> Figure:
     """Per-class final test accuracy, one panel per group, each with its own dataset's
-    classes: which classes cause the gap (target None: no 99% line)."""
-    fig, axes = _side_by_side(len(order), 4.2, 4.4)
+    classes: which classes cause the gap (target None: no 99% line); at most columns
+    panels side by side."""
+    fig, axes = _side_by_side(len(order), 4.2, 4.4, columns=columns)
     palette = colours(order)
     for ax, group in zip(axes, order, strict=True):
         data = per_class[per_class["group"] == group]
@@ -257,7 +262,7 @@ def per_class_accuracy(
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
     fig.suptitle("Final test accuracy per class")
-    fig.tight_layout(rect=(0, 0.06 / _rows(len(order)), 1, 1))
+    fig.tight_layout(rect=(0, 0.06 / _rows(len(order), columns), 1, 1))
     return fig
 
 
@@ -291,10 +296,12 @@ def confusion_matrices(matrices: dict[str, tuple], order: list[str], columns: in
     return fig
 
 
-def loss_curves(epochs: pd.DataFrame, order: list[str], sharey: bool = True) -> Figure:
+def loss_curves(
+    epochs: pd.DataFrame, order: list[str], sharey: bool = True, columns: int = WIDE
+) -> Figure:
     """Train versus test loss per epoch, one panel per group (mean over seeds); sharey
     False: each panel on its own scale (datasets whose losses lie far apart)."""
-    fig, axes = panels(len(order), 4.4, 3.8, sharey=sharey)
+    fig, axes = panels(len(order), 4.4, 3.8, ncols=columns, sharey=sharey)
     for ax, group in zip(axes, order, strict=True):
         data = epochs[epochs["group"] == group]
         for column, style, name in (
@@ -319,7 +326,7 @@ def loss_curves(epochs: pd.DataFrame, order: list[str], sharey: bool = True) -> 
             )
         ax.set(xlabel="epoch", title=group)
         ax.legend(loc="upper right")
-    for ax in axes if not sharey else axes[:: min(len(axes), WIDE)]:
+    for ax in axes if not sharey else axes[:: min(len(axes), columns)]:
         ax.set_ylabel("cross-entropy loss (mean per image)")
     fig.suptitle("Train and test loss per epoch (mean over seeds; band: min to max)")
     fig.tight_layout(rect=_title_room(fig))

@@ -166,15 +166,6 @@ def verdict(summary: pd.DataFrame, gaps: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _worst_classes(classes: pd.DataFrame) -> str:
-    lines = []
-    for group, block in classes.groupby("group", sort=False):
-        worst = block.nsmallest(3, "acc_mean")
-        items = ", ".join(f"{r['class']} {pct(r['acc_mean'], 1)}" for _, r in worst.iterrows())
-        lines.append(f"- **{group}**: the three hardest classes are {items}.")
-    return "\n".join(lines)
-
-
 def write_report(study: Study, found: Tables) -> list[report.Block]:
     B = report
     runs = study.runs
@@ -189,6 +180,8 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             "recipe, over several seeds, on each dataset:"
         ),
         B.Paragraph(verdict(study.summary, study.gaps)),
+        # the chapter's own comparison is from MNIST; only another choice needs saying
+        *([B.Paragraph(common.reference_sentence(study))] if study.reference_chosen else []),
         *found["headline"].blocks(),
         *(found["gaps"].blocks() if "gaps" in found else []),
         B.Figure(
@@ -201,7 +194,7 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             "Final test accuracy per group: mean with its 95% t interval; dots: single seeds.",
         ),
         B.Heading("Where the errors are"),
-        B.Paragraph(_worst_classes(study.per_class)),
+        B.Paragraph(common.hardest_classes(study.per_class)),
         B.Table(found["per_class"].frame),
         B.Figure(
             Path("per_class_accuracy.png"),
