@@ -308,7 +308,7 @@ def _compared_with(block: pd.DataFrame, reference: str) -> list[str]:
     """The datasets of a cell measured against the reference: none where the cell lacks it
     (a gap to some other dataset would not be the gap the table promises)."""
     present = set(block["dataset.name"])
-    return dataset_order(present - {reference}) if reference in present else []
+    return sorted(present - {reference}) if reference in present else []
 
 
 def _gap_row(

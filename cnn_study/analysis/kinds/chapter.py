@@ -76,15 +76,22 @@ def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_class_table(per_class: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Groups side by side, class by class (class i of each group's dataset on row i)."""
+    """Groups side by side, class by class (class i of each group's dataset on row i; a
+    dataset with fewer classes leaves its last rows empty)."""
     columns = {}
     for group in order:
         block = per_class[per_class["group"] == group].reset_index(drop=True)
         columns[f"{group} class"] = block["class"]
-        columns[f"{group} accuracy"] = [
-            f"{pct(m, 1)} ({pct(lo, 1)} to {pct(hi, 1)})"
-            for m, lo, hi in zip(block["acc_mean"], block["acc_min"], block["acc_max"], strict=True)
-        ]
+        # a Series, aligned on the row: datasets may have different numbers of classes
+        columns[f"{group} accuracy"] = pd.Series(
+            [
+                f"{pct(m, 1)} ({pct(lo, 1)} to {pct(hi, 1)})"
+                for m, lo, hi in zip(
+                    block["acc_mean"], block["acc_min"], block["acc_max"], strict=True
+                )
+            ],
+            dtype=object,
+        )
     return pd.DataFrame(columns).fillna("")
 
 
