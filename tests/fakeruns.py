@@ -13,7 +13,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from cnn_study.runs import RunFolder
-from tests.conftest import compose_config
+from tests.conftest import CONF, compose_config
 
 _BASE: dict[tuple[str, ...], dict[str, Any]] = {}
 
@@ -34,6 +34,11 @@ def base_config(dataset: str, model: str = "cnn", optimizer: str = "sgd") -> dic
     return copy.deepcopy(_BASE[key])
 
 
+def has_config(dataset: str) -> bool:
+    """Does conf/dataset/ define this dataset?"""
+    return (CONF / "dataset" / f"{dataset}.yaml").is_file()
+
+
 def write_run(
     root: Path,
     dataset: str,
@@ -47,6 +52,7 @@ def write_run(
     optimizer: str = "sgd",
     test_size: int = 10000,
     confusion: list[list[int]] | None = None,
+    dataset_keys: dict[str, Any] | None = None,
 ) -> RunFolder:
     """A run of len(test_acc) epochs whose test accuracy per epoch is test_acc.
 
@@ -54,8 +60,16 @@ def write_run(
     root/<dataset>/<model>/<optimizer>/seed=<n>, with Hydra's record of the choices.
     confusion (rows = true class, columns = predicted) gives the final model's errors and,
     from them, its per-class accuracy; by default every class is at the final accuracy.
+    dataset_keys replace keys of config["dataset"] (label, classes, num_classes...); a
+    dataset without its own conf/dataset file is MNIST's config renamed, with no source or
+    label unless dataset_keys give them (a user's own images have none).
     """
-    config = base_config(dataset, model, optimizer)
+    config = base_config(dataset if has_config(dataset) else "mnist", model, optimizer)
+    if not has_config(dataset):
+        config["dataset"]["name"] = dataset
+        config["dataset"].pop("source", None)
+        config["dataset"].pop("label", None)
+    config["dataset"].update(copy.deepcopy(dataset_keys or {}))
     config["seed"] = seed
     config["trainer"]["epochs"] = planned_epochs or len(test_acc)
     config["dataset"]["test_limit"] = 1000 if test_size == 1000 else None

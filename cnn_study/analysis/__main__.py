@@ -1,4 +1,4 @@
-"""python -m cnn_study.analysis PATH [PATH ...] [--out DIR]"""
+"""python -m cnn_study.analysis PATH [PATH ...] [--out DIR] [--reference DATASET]"""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="replace a report in --out that was made from other runs",
     )
+    parser.add_argument(
+        "--reference",
+        default=None,
+        metavar="DATASET",
+        help="the dataset every gap is measured from, by name or label, e.g. mnist or "
+        "CIFAR-10 (default: mnist where present, else the first dataset in name order)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("cnn_study").setLevel(logging.INFO)
@@ -49,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     start = time.perf_counter()
     try:
-        result = analyse(args.paths, args.out, command, overwrite=args.overwrite)
+        result = analyse(
+            args.paths, args.out, command, overwrite=args.overwrite, reference=args.reference
+        )
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -65,7 +65,9 @@ def _spread(values: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     return grouped.mean(), grouped.min(), grouped.max()
 
 
-def _curves(ax, epochs: pd.DataFrame, order: list[str], palette) -> None:
+def _curves(
+    ax, epochs: pd.DataFrame, order: list[str], palette, target: float | None = TARGET
+) -> None:
     for group in order:
         data = epochs[epochs["group"] == group]
         mean, low, high = _spread(data.assign(value=data["test_acc"] * 100))
@@ -78,36 +80,72 @@ def _curves(ax, epochs: pd.DataFrame, order: list[str], palette) -> None:
             label=f"{group}: mean of {seeds} seed{'s' * (seeds != 1)}",
         )
         ax.fill_between(mean.index, low, high, color=palette[group], alpha=0.25, lw=0)
-    ax.axhline(TARGET * 100, color="black", ls="--", lw=1, label="99% (the chapter's claim)")
+    if target is not None:
+        ax.axhline(target * 100, color="black", ls="--", lw=1, label=_target_label(target))
     ax.set(xlabel="epoch", ylabel="test accuracy (%)")
 
 
-def learning_curves(epochs: pd.DataFrame, order: list[str]) -> Figure:
-    """Test accuracy per epoch: mean line and seed range per group, the 99% line, and a zoom."""
+def _target_label(target: float) -> str:
+    return f"{target:.0%} (the chapter's claim)"
+
+
+def learning_curves(
+    epochs: pd.DataFrame,
+    order: list[str],
+    target: float | None = TARGET,
+    title: str = "Test accuracy per epoch: the chapter's CNN and recipe on each dataset",
+) -> Figure:
+    """Test accuracy per epoch: mean line and seed range per group, the 99% line, and a zoom
+    on it; target None: no line and no zoom (a study that makes no claim about 99%)."""
+    if target is None:
+        return _learning_curves_only(epochs, order, title)
     fig, (full, zoom) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[3, 2])
     palette = colours(order)
-    _curves(full, epochs, order, palette)
+    _curves(full, epochs, order, palette, target)
     full.fill_between([], [], [], color="grey", alpha=0.25, label="band: min to max over seeds")
     full.set_title("All epochs")
     full.legend(loc="lower right")
-    _curves(zoom, epochs, order, palette)
-    zoom.set_ylim(TARGET * 100 - 2, 100)
-    zoom.set_title("Zoom: 97% to 100%")
-    fig.suptitle("Test accuracy per epoch: the chapter's CNN and recipe on each dataset")
+    _curves(zoom, epochs, order, palette, target)
+    zoom.set_ylim(target * 100 - 2, 100)
+    zoom.set_title(f"Zoom: {target * 100 - 2:.0f}% to 100%")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def final_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) -> Figure:
+def _learning_curves_only(epochs: pd.DataFrame, order: list[str], title: str) -> Figure:
+    """All groups on one axis, the legend beside it: with datasets far apart (MNIST near
+    99%, CIFAR-10 near 60%) a legend inside the axes sits on some curve."""
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    _curves(ax, epochs, order, colours(order), target=None)
+    ax.fill_between([], [], [], color="grey", alpha=0.25, label="band: min to max over seeds")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _side_by_side(n: int, width: float, height: float, extra: float = 0.0, columns: int = WIDE):
+    """n panels in one row (extra inches for the labels), wrapped into rows of columns
+    panels beyond that."""
+    if n <= columns:
+        fig, axes = plt.subplots(1, n, figsize=(width * n + extra, height), squeeze=False)
+        return fig, list(axes[0])
+    return panels(n, width, height, ncols=columns)
+
+
+def final_accuracy(
+    summary: pd.DataFrame, runs: pd.DataFrame, order: list[str], target: float | None = TARGET
+) -> Figure:
     """Final test accuracy, one panel per group on its own scale: seeds, mean and interval.
 
     Each panel is scaled to its own seeds, so that the spread between seeds and the interval
     stay visible; the 99% line is drawn where it falls in the panel, and its distance is
-    written where it does not.
+    written where it does not (target None: neither).
     """
-    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order) + 0.6, 4.0), squeeze=False)
+    fig, axes = _side_by_side(len(order), 3.2, 4.0, extra=0.6)
     palette = colours(order)
-    for ax, group in zip(axes[0], order, strict=True):
+    for ax, group in zip(axes, order, strict=True):
         row = summary[summary["group"] == group].iloc[0]
         seeds = runs.loc[runs["group"] == group, "final_test_acc"].to_numpy() * 100
         mean = row["final_acc_mean"] * 100
@@ -144,39 +182,60 @@ def final_accuracy(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) 
         values = np.concatenate([seeds, [low, high] if has_ci else [mean]])
         pad = max(0.05, 0.25 * (values.max() - values.min()))
         bottom, top = values.min() - pad, values.max() + pad
-        target = TARGET * 100
-        if bottom - 0.3 <= target <= top + 0.3:
-            bottom, top = min(bottom, target - pad), max(top, target + pad)
-            ax.axhline(target, color="black", ls="--", lw=1, label="99% (the chapter's claim)")
-        else:
-            ax.text(
-                0.5,
-                0.97,
-                f"99% is {target - mean:.1f} points above",
-                transform=ax.transAxes,
-                ha="center",
-                va="top",
-                fontsize=9,
-            )
+        if target is not None:
+            bottom, top = _mark_target(ax, target, mean, bottom, top, pad)
         ax.set_ylim(bottom, top)
         ax.set_xlim(-0.9, 1.0)
         ax.set_xticks([])
         ax.set(title=group, ylabel="final test accuracy (%)")
     handles: dict = {}
-    for ax in axes[0]:
+    for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("Final test accuracy after the last epoch (each panel on its own scale)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 / _rows(len(order)), 1, 1))
     return fig
 
 
-def per_class_accuracy(per_class: pd.DataFrame, order: list[str]) -> Figure:
-    """Per-class final test accuracy, one panel per group: which classes cause the gap."""
-    fig, axes = plt.subplots(1, len(order), figsize=(4.2 * len(order), 4.4), squeeze=False)
+def _rows(n: int, columns: int = WIDE) -> int:
+    return -(-n // columns)
+
+
+def _mark_target(
+    ax, target: float, mean: float, bottom: float, top: float, pad: float
+) -> tuple[float, float]:
+    """The target line (a fraction; the panel is in %) where it falls near the panel's
+    values, the limits widened to show it; else its distance written at the top: a far line
+    would flatten the seeds."""
+    line = target * 100
+    if bottom - 0.3 <= line <= top + 0.3:
+        ax.axhline(line, color="black", ls="--", lw=1, label=_target_label(target))
+        return min(bottom, line - pad), max(top, line + pad)
+    ax.text(
+        0.5,
+        0.97,
+        f"{target:.0%} is {line - mean:.1f} points above",
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=9,
+    )
+    return bottom, top
+
+
+def per_class_accuracy(
+    per_class: pd.DataFrame,
+    order: list[str],
+    target: float | None = TARGET,
+    columns: int = WIDE,
+) -> Figure:
+    """Per-class final test accuracy, one panel per group, each with its own dataset's
+    classes: which classes cause the gap (target None: no 99% line); at most columns
+    panels side by side."""
+    fig, axes = _side_by_side(len(order), 4.2, 4.4, columns=columns)
     palette = colours(order)
-    for ax, group in zip(axes[0], order, strict=True):
+    for ax, group in zip(axes, order, strict=True):
         data = per_class[per_class["group"] == group]
         y = np.arange(len(data))[::-1]
         mean = data["acc_mean"] * 100
@@ -192,23 +251,25 @@ def per_class_accuracy(per_class: pd.DataFrame, order: list[str]) -> Figure:
             error_kw={"lw": 0.8},
             label="mean over seeds (whiskers: min-max)",
         )
-        ax.axvline(TARGET * 100, color="black", ls="--", lw=1, label="99%")
+        if target is not None:
+            ax.axvline(target * 100, color="black", ls="--", lw=1, label=f"{target:.0%}")
         ax.set_yticks(y, data["class"])
         left = max(0.0, float(mean.min()) - 12)
         ax.set_xlim(left, 100.5)
         ax.set(xlabel="test accuracy (%)", title=group)
         for yi, m in zip(y, mean, strict=True):
             ax.text(left + 0.4, yi, f"{m:.1f}", ha="left", va="center", fontsize=8, color="white")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
     fig.suptitle("Final test accuracy per class")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 / _rows(len(order), columns), 1, 1))
     return fig
 
 
-def confusion_matrices(matrices: dict[str, tuple], order: list[str]) -> Figure:
-    """Row-normalised confusion matrix per group (summed over seeds): where errors go."""
-    fig, axes = panels(len(order), 5.6, 5.2)
+def confusion_matrices(matrices: dict[str, tuple], order: list[str], columns: int = WIDE) -> Figure:
+    """Row-normalised confusion matrix per group (summed over seeds): where errors go; at
+    most columns matrices side by side."""
+    fig, axes = panels(len(order), 5.6, 5.2, ncols=columns)
     for ax, group in zip(axes, order, strict=True):
         classes, counts = matrices[group]
         rates = 100 * counts / counts.sum(axis=1, keepdims=True).clip(min=1)
@@ -231,13 +292,16 @@ def confusion_matrices(matrices: dict[str, tuple], order: list[str]) -> Figure:
         ax.grid(False)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="% of the true class")
     fig.suptitle("Confusion matrices of the final models (test set, all seeds pooled)")
-    fig.tight_layout()
+    fig.tight_layout(rect=_title_room(fig))
     return fig
 
 
-def loss_curves(epochs: pd.DataFrame, order: list[str]) -> Figure:
-    """Train versus test loss per epoch, one panel per group (mean over seeds)."""
-    fig, axes = panels(len(order), 4.4, 3.8, sharey=True)
+def loss_curves(
+    epochs: pd.DataFrame, order: list[str], sharey: bool = True, columns: int = WIDE
+) -> Figure:
+    """Train versus test loss per epoch, one panel per group (mean over seeds); sharey
+    False: each panel on its own scale (datasets whose losses lie far apart)."""
+    fig, axes = panels(len(order), 4.4, 3.8, ncols=columns, sharey=sharey)
     for ax, group in zip(axes, order, strict=True):
         data = epochs[epochs["group"] == group]
         for column, style, name in (
@@ -262,11 +326,21 @@ def loss_curves(epochs: pd.DataFrame, order: list[str]) -> Figure:
             )
         ax.set(xlabel="epoch", title=group)
         ax.legend(loc="upper right")
-    for ax in axes[:: min(len(axes), WIDE)]:
+    for ax in axes if not sharey else axes[:: min(len(axes), columns)]:
         ax.set_ylabel("cross-entropy loss (mean per image)")
     fig.suptitle("Train and test loss per epoch (mean over seeds; band: min to max)")
-    fig.tight_layout()
+    fig.tight_layout(rect=_title_room(fig))
     return fig
+
+
+def _title_room(fig: Figure) -> tuple[float, float, float, float]:
+    """tight_layout's rect: in a figure of many rows (a grid of three datasets) the title
+    runs into the first row's panel titles unless a strip is kept for it; figures of a
+    few rows are laid out as they always were."""
+    tall = 12  # inches: about three rows of panels
+    if fig.get_figheight() <= tall:
+        return (0, 0, 1, 1)
+    return (0, 0, 1, 1 - 0.45 / fig.get_figheight())
 
 
 def save(fig: Figure, out: Path, name: str) -> list[Path]:
@@ -304,6 +378,7 @@ def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
         ax.set_ylabel("test accuracy (%)")
     for ax in axes[-min(len(axes), WIDE) :]:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_tick_params(labelbottom=True)  # sharex hides them above a hidden panel
     handles, names = axes[0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], color="black", ls="--", lw=0.8))
     names.append("99% (the chapter's claim)")
@@ -401,13 +476,14 @@ def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
 
 def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | None) -> Figure:
     """Top: final accuracy per level of x, a line per dataset, one panel per level of panel,
-    with 95% intervals. Bottom: the gap between the datasets per level, with Welch intervals;
-    dashed: the chapter's cell's gap."""
+    with 95% intervals. Bottom: each dataset's gap to the reference per level, with Welch
+    intervals; dashed: the chapter's cell's gap (of the same two datasets)."""
     panels = list(dict.fromkeys(summary[panel])) if panel else [None]
     levels = list(dict.fromkeys(summary[x]))
     positions = np.arange(len(levels))  # numbers, not categories: one order in every panel
     labels = list(dict.fromkeys(summary["dataset_label"]))
     palette = _dataset_colours(labels)
+    pairs = list(dict.fromkeys(zip(gaps["a_label"], gaps["b_label"], strict=True)))
     fig, axes = plt.subplots(
         2,
         len(panels),
@@ -416,7 +492,6 @@ def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | 
         sharey="row",
         height_ratios=[3, 2],
     )
-    reference = gaps[gaps.get("reference", pd.Series(dtype=str)).eq("chapter's cell")]
     for top, bottom, level in zip(axes[0], axes[1], panels, strict=True):
         block = summary if panel is None else summary[summary[panel] == level]
         for label in labels:
@@ -432,34 +507,86 @@ def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | 
             )
         top.set_title(f"{panel}={level}" if panel else "all cells")
         gap = gaps if panel is None else gaps[gaps[panel] == level]
-        gap = gap.set_index(x).reindex(levels)
-        g = gap["gap"] * 100
-        bottom.errorbar(
-            positions,
-            g,
-            yerr=[g - gap["gap_ci_low"] * 100, gap["gap_ci_high"] * 100 - g],
-            marker="s",
-            capsize=4,
-            color="black",
-            label=f"gap, {CONFIDENCE:.0%} CI (Welch)",
-        )
-        if len(reference):
-            bottom.axhline(
-                reference["gap"].iloc[0] * 100,
-                color="grey",
-                ls="--",
-                lw=1,
-                label="the chapter's cell's gap",
-            )
+        for k, pair in enumerate(pairs):
+            # one pair: black, as the chapter's grid; several: each in its other dataset's
+            # colour, nudged apart so that their intervals do not hide each other
+            colour = "black" if len(pairs) == 1 else palette[pair[1]]
+            shift = 0.0 if len(pairs) == 1 else 0.12 * (k - (len(pairs) - 1) / 2)
+            _gap_line(bottom, gap, pair, x, levels, positions + shift, colour, len(pairs) > 1)
+            _chapters_gap(bottom, gaps, pair, colour, len(pairs) > 1)
         bottom.set_xlabel(x)
         for ax in (top, bottom):
             ax.set_xticks(positions, levels)
             ax.set_xlim(-0.4, len(levels) - 0.6)
     axes[0][0].set_ylabel("final test accuracy (%)")
-    axes[1][0].set_ylabel(f"gap {' - '.join(labels[:2])} (points)")
+    axes[1][0].set_ylabel(
+        f"gap {' - '.join(pairs[0])} (points)"
+        if len(pairs) == 1
+        else f"gap to {pairs[0][0]} (points)"
+    )
     h1, l1 = axes[0][0].get_legend_handles_labels()
     h2, l2 = axes[1][0].get_legend_handles_labels()
-    fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=len(l1 + l2), fontsize=8)
+    if len(pairs) == 1:
+        handles, names, columns = h1 + h2, l1 + l2, len(l1 + l2)
+    else:
+        # a column of datasets, then a column per pair (its gap, its chapter's cell's gap)
+        drawn = dict(zip(l2, h2, strict=True))
+        wanted = [(_gap_label(p, True), _chapters_gap_label(p, True)) for p in pairs]
+        per_pair = [[(drawn[n], n) for n in names if n in drawn] for names in wanted]
+        handles, names, columns = _legend_table([list(zip(h1, l1, strict=True)), *per_pair])
+    fig.legend(handles, names, loc="lower center", ncol=columns, fontsize=8)
     fig.suptitle(f"Does a stronger {x} close the gap? Final test accuracy and the dataset gap")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    rows = len(names) // columns
+    fig.tight_layout(rect=(0, 0.05 if rows == 1 else 0.025 * (rows + 1), 1, 1))
     return fig
+
+
+def _legend_table(columns: list[list[tuple]]) -> tuple[list, list[str], int]:
+    """Legend entries laid out as columns (matplotlib fills a legend column by column):
+    shorter columns padded with invisible entries."""
+    rows = max(len(c) for c in columns)
+    blank = (plt.Line2D([], [], alpha=0), "")
+    entries = [e for c in columns for e in [*c, *[blank] * (rows - len(c))]]
+    return [h for h, _ in entries], [n for _, n in entries], len(columns)
+
+
+def _gap_line(
+    ax, gaps: pd.DataFrame, pair: tuple, x: str, levels: list, positions, colour, named: bool
+) -> None:
+    """One pair's gap per level of x with its Welch interval, and the chapter's cell's gap of
+    that pair dashed; named: the legend says which pair (several are drawn)."""
+    rows = gaps[(gaps["a_label"] == pair[0]) & (gaps["b_label"] == pair[1])]
+    g = rows.set_index(x).reindex(levels)
+    mean = g["gap"] * 100
+    ax.errorbar(
+        positions,
+        mean,
+        yerr=[mean - g["gap_ci_low"] * 100, g["gap_ci_high"] * 100 - mean],
+        marker="s",
+        capsize=4,
+        color=colour,
+        label=_gap_label(pair, named),
+    )
+
+
+def _gap_label(pair: tuple, named: bool) -> str:
+    return f"{f'{pair[0]} - {pair[1]}' if named else 'gap'}, {CONFIDENCE:.0%} CI (Welch)"
+
+
+def _chapters_gap_label(pair: tuple, named: bool) -> str:
+    return "the chapter's cell's gap" + (f" ({pair[1]})" if named else "")
+
+
+def _chapters_gap(ax, gaps: pd.DataFrame, pair: tuple, colour, named: bool) -> None:
+    """The chapter's cell's gap of one pair, dashed across a panel (every panel: the line is
+    what each cell is read against)."""
+    rows = gaps[(gaps["a_label"] == pair[0]) & (gaps["b_label"] == pair[1])]
+    reference = rows[rows.get("reference", pd.Series("", index=rows.index)).eq("chapter's cell")]
+    if len(reference):
+        ax.axhline(
+            reference["gap"].iloc[0] * 100,
+            color="grey" if not named else colour,
+            ls="--",
+            lw=1,
+            label=_chapters_gap_label(pair, named),
+        )

@@ -49,9 +49,11 @@ def analyse(
     out: Path | None = None,
     command: str | None = None,
     overwrite: bool = False,
+    reference: str | None = None,
 ) -> Analysis:
     """Analyse every run below paths and write tables, figures and the report to out
-    (default: analysis/<study>/)."""
+    (default: analysis/<study>/); reference: the dataset every gap is measured from, by
+    name or label (default: MNIST where present, else the first in name order)."""
     # Reads only; nothing is written before the checks below. A search's trials are its
     # evidence, not runs of the study it served: they are kept apart.
     collection, trials = collect(paths).split_trials()
@@ -78,7 +80,7 @@ def analyse(
     out = out or default_out(collection.complete)
     _check_out(out, collection.folders)
     _check_other_report(out, collection.complete, overwrite)
-    study = summarise_study(collection, paths, command, searches, trials)
+    study = summarise_study(collection, paths, command, searches, trials, reference)
     kind = kinds.choose(study)  # the one place the study's kind is decided
 
     out.mkdir(parents=True, exist_ok=True)

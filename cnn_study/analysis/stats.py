@@ -1,8 +1,8 @@
 """Group runs by what varies between them and summarise each group over its seeds.
 
 Seeds are the repetitions: a group is every complete run that shares all other config values
-that matter. Intervals are two-sided 95% Student t intervals of the mean; the gap between two
-datasets is Welch's (unequal variances), with its t-test.
+that matter. Intervals are two-sided 95% Student t intervals of the mean; each dataset's gap to
+the reference dataset is Welch's (unequal variances), with its t-test.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ TARGET = 0.99  # the chapter's claim: about 99% test accuracy
 # dataset.classes...). The study is a key like any other: runs of two studies are never
 # pooled into one group.
 _PRIORITY = [*GROUPING_KEYS, "study"]
-_NOT_GROUPING = {"seed"}
+# A dataset's label only names it (old runs have none): it never tells runs apart.
+_NOT_GROUPING = {"seed", "dataset.label"}
 # The chapter's cell of a grid: its model, optimizer and (no) schedule, by class, and by the
 # config options' names where runs recorded them (sgd and momentum share torch.optim.SGD).
 CHAPTER_CHOICES = {"model_name": "cnn", "optimizer_name": "sgd", "scheduler_name": "none"}
@@ -186,9 +187,23 @@ def welch(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     }
 
 
-def dataset_order(names) -> list[str]:
-    """MNIST first (the chapter's reference), then the others in name order."""
-    return sorted(set(names), key=lambda n: (n != "mnist", n))
+# The chapter's reference dataset: every gap is measured from it when no other is chosen.
+CHAPTER_REFERENCE = "mnist"
+
+
+def default_reference(names) -> str:
+    """The chapter's MNIST where the runs have it, else the first dataset in name order."""
+    present = sorted(set(names))
+    return CHAPTER_REFERENCE if CHAPTER_REFERENCE in present else present[0]
+
+
+def dataset_order(names, reference: str | None = None) -> list[str]:
+    """The reference first (default: MNIST, the chapter's), then the others in name order."""
+    present = set(names)
+    first = reference if reference in present else None
+    if first is None and present:
+        first = default_reference(present)
+    return sorted(present, key=lambda n: (n != first, n))
 
 
 def holm(p_values) -> np.ndarray:
@@ -250,76 +265,103 @@ def reference_cell(cells: list[pd.Series | dict]) -> int | None:
     return None
 
 
-def gaps(runs: pd.DataFrame, keys: list[str], names: dict | None = None) -> pd.DataFrame:
-    """Final-accuracy gaps between datasets, within cells equal in every other key.
+def gaps(
+    runs: pd.DataFrame,
+    keys: list[str],
+    names: dict | None = None,
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """Final-accuracy gaps of every other dataset to the reference (reference - other),
+    within cells equal in every other key; reference: a dataset.name (default: MNIST where
+    present, else the first in name order).
 
-    Where there are several cells (a grid), each gap is also compared with the chapter's
-    cell's gap: the difference of the two gaps, with its Welch-Satterthwaite interval and
-    t-test, answers "does this model or optimizer close the gap?". p-values are adjusted
-    with Holm's method, separately for the gaps and for the gap differences.
+    Where there is more than one gap (several datasets, or a grid), p-values are adjusted
+    with Holm's method. Where there are several cells (a grid), each gap is also compared
+    with the same pair's gap in the chapter's cell: the difference of the two gaps, with its
+    Welch-Satterthwaite interval and t-test, answers "does this model or optimizer close the
+    gap?". The gaps and the gap differences are separate families for Holm's adjustment.
     """
     names = names or {}
     if "dataset.name" not in keys or runs["dataset.name"].nunique() < 2:
         return pd.DataFrame()
+    reference = reference or default_reference(runs["dataset.name"])
     others = [k for k in keys if k != "dataset.name"]
     blocks = list(runs.groupby(others, dropna=False, sort=False)) if others else [((), runs)]
     rows, samples = [], []
     for _, block in blocks:
-        datasets = dataset_order(block["dataset.name"])
-        for i, a in enumerate(datasets):
-            for b in datasets[i + 1 :]:
-                acc_a = _finals(block, a)
-                acc_b = _finals(block, b)
-                first = block.iloc[0]
-                context = group_label(first, others, names) if others else ""
-                rows.append(
-                    {
-                        "comparison": f"{names.get(a, a)} - {names.get(b, b)}"
-                        + (f" ({context})" if context else ""),
-                        **{factor_name(k): factor_value(first, k, names) for k in others},
-                        "a": a,
-                        "b": b,
-                        "a_label": names.get(a, a),
-                        "b_label": names.get(b, b),
-                        "seeds_a": len(acc_a),
-                        "seeds_b": len(acc_b),
-                        "mean_a": float(acc_a.mean()),
-                        "mean_b": float(acc_b.mean()),
-                        **welch(acc_a, acc_b),
-                    }
-                )
-                samples.append(((a, b), first, acc_a, acc_b))
+        first = block.iloc[0]
+        for other in _compared_with(block, reference):
+            acc_a, acc_b = _finals(block, reference), _finals(block, other)
+            rows.append(_gap_row(first, others, names, reference, other, acc_a, acc_b))
+            samples.append(((reference, other), first, acc_a, acc_b))
     table = pd.DataFrame(rows)
-    if len(blocks) < 2:
+    if table.empty:
         return table
-    table["p_holm"] = holm(table["p_value"])
+    if len(table) > 1 or len(blocks) > 1:
+        table["p_holm"] = holm(table["p_value"])
+    if len(blocks) > 1:
+        _compare_with_chapters_cell(table, samples)
+    return table
+
+
+def _compared_with(block: pd.DataFrame, reference: str) -> list[str]:
+    """The datasets of a cell measured against the reference: none where the cell lacks it
+    (a gap to some other dataset would not be the gap the table promises)."""
+    present = set(block["dataset.name"])
+    return sorted(present - {reference}) if reference in present else []
+
+
+def _gap_row(
+    first: pd.Series,
+    others: list[str],
+    names: dict,
+    a: str,
+    b: str,
+    acc_a: np.ndarray,
+    acc_b: np.ndarray,
+) -> dict:
+    context = group_label(first, others, names) if others else ""
+    return {
+        "comparison": f"{names.get(a, a)} - {names.get(b, b)}"
+        + (f" ({context})" if context else ""),
+        **{factor_name(k): factor_value(first, k, names) for k in others},
+        "a": a,
+        "b": b,
+        "a_label": names.get(a, a),
+        "b_label": names.get(b, b),
+        "seeds_a": len(acc_a),
+        "seeds_b": len(acc_b),
+        "mean_a": float(acc_a.mean()),
+        "mean_b": float(acc_b.mean()),
+        **welch(acc_a, acc_b),
+    }
+
+
+_CONTRAST_FIELDS = ("estimate", "ci_low", "ci_high", "t", "df", "p")  # as the columns
+
+
+def _compare_with_chapters_cell(table: pd.DataFrame, samples: list[tuple]) -> None:
+    """Each pair's gap in every cell against the same pair's gap in the chapter's cell
+    (columns added to table in place; the chapter's cell is marked in "reference")."""
     table["reference"] = ""
     columns = ["gap_minus_chapter", "diff_ci_low", "diff_ci_high", "diff_t", "diff_df", "diff_p"]
     for column in columns:
         table[column] = math.nan
-    for pair in {s[0] for s in samples}:
+    for pair in dict.fromkeys(s[0] for s in samples):
         members = [i for i, s in enumerate(samples) if s[0] == pair]
         ref = reference_cell([samples[i][1] for i in members])
         if ref is None:
             continue
         ref = members[ref]
         table.loc[ref, "reference"] = "chapter's cell"
+        _, _, ref_a, ref_b = samples[ref]
         for i in members:
             if i == ref:
                 continue
             _, _, acc_a, acc_b = samples[i]
-            _, _, ref_a, ref_b = samples[ref]
             c = contrast([acc_a, acc_b, ref_a, ref_b], [1, -1, -1, 1])
-            table.loc[i, columns] = [
-                c["estimate"],
-                c["ci_low"],
-                c["ci_high"],
-                c["t"],
-                c["df"],
-                c["p"],
-            ]
+            table.loc[i, columns] = [c[k] for k in _CONTRAST_FIELDS]
     table["diff_p_holm"] = holm(table["diff_p"])
-    return table
 
 
 def _finals(block: pd.DataFrame, dataset: str) -> np.ndarray:

@@ -1,8 +1,8 @@
 """One study grouped and summarised: what every kind of report is made from.
 
-The complete runs are put in a reader's order (MNIST first, the chapter's cell first),
-labelled by group (every config value that varies) and by cell (the same, the dataset left
-out), and summarised over seeds.
+The complete runs are put in a reader's order (the reference dataset first, MNIST unless
+another is chosen; the chapter's cell first), labelled by group (every config value that
+varies) and by cell (the same, the dataset left out), and summarised over seeds.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from cnn_study.analysis.stats import (
     CHAPTER_CELL,
     confusion,
     dataset_order,
+    default_reference,
     factor_name,
     gaps,
     group_keys,
@@ -25,6 +26,7 @@ from cnn_study.analysis.stats import (
     per_class,
     summarise,
 )
+from cnn_study.errors import StudyError
 
 
 @dataclass
@@ -37,13 +39,15 @@ class Study:
     keys: list[str]  # the config keys that split the runs into groups
     names: dict[str, str]  # dataset.name -> the name a reader knows (MNIST)
     summary: pd.DataFrame  # one row per group
-    gaps: pd.DataFrame  # the gap between the datasets, per cell
+    gaps: pd.DataFrame  # each dataset's gap to the reference, per cell
     per_class: pd.DataFrame  # one row per group and class
     confusion: dict[str, tuple]  # group -> its confusion matrix, all seeds pooled
     paths: list[Path]  # the folders analysed, as given
     command: str | None  # the analysis command, as typed
     searches: list[Search] = field(default_factory=list)  # recipe searches found (tuned study)
     trial_runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # the searches' runs
+    reference: str | None = None  # the dataset.name every gap is measured from
+    reference_chosen: bool = False  # given with --reference (else the default)
 
     @property
     def cell_keys(self) -> list[str]:
@@ -66,13 +70,19 @@ def summarise_study(
     command: str | None,
     searches: list[Search] | None = None,
     trials: Collection | None = None,
+    reference: str | None = None,
 ) -> Study:
     """Group the complete runs of a collection and summarise each group over its seeds;
-    searches and their trial runs ride along for the kinds that read them."""
+    searches and their trial runs ride along for the kinds that read them.
+
+    reference: the dataset every gap is measured from, by dataset.name or label in any case
+    (default: MNIST where present, else the first in name order); StudyError if no run has it.
+    """
     runs = collection.complete.copy()
     keys = group_keys(runs)
     names = dataset_names(runs)
-    runs = reader_order(runs, keys, names)
+    chosen = resolve_reference(reference, names) if reference is not None else None
+    runs = reader_order(runs, keys, names, chosen)
     runs["group"] = [group_label(row, keys, names) for _, row in runs.iterrows()]
     cell_keys = [k for k in keys if k != "dataset.name"]
     runs["cell"] = [group_label(row, cell_keys, names) for _, row in runs.iterrows()]
@@ -90,27 +100,56 @@ def summarise_study(
         keys=keys,
         names=names,
         summary=summary,
-        gaps=gaps(runs, keys, names),
+        gaps=gaps(runs, keys, names, chosen),
         per_class=classes,
         confusion=confusion(runs, collection.results, keys, names),
         paths=list(paths),
         command=command,
         searches=list(searches or []),
         trial_runs=trials.complete if trials is not None else pd.DataFrame(),
+        reference=chosen or _default_reference(runs),
+        reference_chosen=chosen is not None,
     )
 
 
 def dataset_names(runs: pd.DataFrame) -> dict[str, str]:
-    """mnist -> MNIST, fashion -> FashionMNIST: each dataset's label, or, for runs made before
-    datasets had labels, the torchvision class it was read with."""
-    names = {}
-    for _, row in runs.drop_duplicates("dataset.name").iterrows():
-        label, source = row.get("dataset.label"), row.get("dataset.source")
-        if isinstance(label, str):
-            names[row["dataset.name"]] = label
-        elif isinstance(source, str) and source != "image_folder":
-            names[row["dataset.name"]] = source.rsplit(".", 1)[-1]
-    return names
+    """dataset.name -> the name a reader knows: the dataset's label where its runs record
+    one (KMNIST, My leaves), else the torchvision class it was read with (MNIST,
+    FashionMNIST), else the name itself. Old runs, made before labels, read as before."""
+    if "dataset.name" not in runs:
+        return {}
+    return {
+        name: _display_name(name, block) for name, block in runs.groupby("dataset.name", sort=False)
+    }
+
+
+def _display_name(name: str, runs: pd.DataFrame) -> str:
+    # Older runs' dataset.torchvision_class reads as dataset.source (runs.flat_config).
+    for column in ("dataset.label", "dataset.source"):
+        values = runs[column].dropna() if column in runs else pd.Series(dtype=object)
+        values = values[values.map(lambda v: isinstance(v, str) and v.strip() != "")]
+        values = values[values != "image_folder"]
+        if len(values):
+            return (
+                values.iloc[0].rsplit(".", 1)[-1] if column == "dataset.source" else values.iloc[0]
+            )
+    return str(name)
+
+
+def _default_reference(runs: pd.DataFrame) -> str | None:
+    return default_reference(runs["dataset.name"]) if "dataset.name" in runs else None
+
+
+def resolve_reference(given: str, names: dict[str, str]) -> str:
+    """The dataset.name that --reference names, by its name or its label, in any case."""
+    wanted = given.strip().casefold()
+    for name, label in names.items():
+        if wanted in (str(name).casefold(), str(label).casefold()):
+            return name
+    listed = ", ".join(f"{n} = {names[n]}" for n in dataset_order(names))
+    raise StudyError(
+        f"--reference {given}: no such dataset among the runs ({listed}): give one of those names"
+    )
 
 
 def _natural(values: list) -> list:
@@ -120,14 +159,16 @@ def _natural(values: list) -> list:
         return sorted(values, key=str)
 
 
-def reader_order(runs: pd.DataFrame, keys: list[str], names: dict) -> pd.DataFrame:
-    """Runs sorted as a reader expects: MNIST first, the chapter's model and optimizer first,
-    other values in natural order."""
+def reader_order(
+    runs: pd.DataFrame, keys: list[str], names: dict, reference: str | None = None
+) -> pd.DataFrame:
+    """Runs sorted as a reader expects: the reference dataset first (default: MNIST), the
+    chapter's model and optimizer first, other values in natural order."""
     ranks = {}
     for key in keys:
         values = list(runs[key].dropna().unique())
         if key == "dataset.name":
-            ordered = dataset_order(values)
+            ordered = dataset_order(values, reference)
         else:
             chapter = CHAPTER_CELL.get(key)
             ordered = ([chapter] if chapter in values else []) + _natural(

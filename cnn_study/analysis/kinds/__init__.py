@@ -10,7 +10,7 @@ whose matches() accepts the study is its kind.
 
 from __future__ import annotations
 
-from cnn_study.analysis.kinds import chapter, grid, tuned
+from cnn_study.analysis.kinds import chapter, datasets, grid, tuned
 from cnn_study.analysis.kinds.base import Kind, Tables
 from cnn_study.analysis.study import Study
 
@@ -19,6 +19,7 @@ __all__ = ["KINDS", "Kind", "Tables", "choose"]
 KINDS: tuple[Kind, ...] = (
     tuned.KIND,  # recipes crossed with datasets: a grid whose factor is the recipe
     grid.KIND,  # the dataset crossed with other factors
+    datasets.KIND,  # datasets compared with a reference, besides the chapter's own two
     chapter.KIND,  # groups side by side: matches any study, so it comes last
 )
 

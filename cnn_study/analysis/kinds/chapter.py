@@ -76,15 +76,22 @@ def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_class_table(per_class: pd.DataFrame, order: list[str]) -> pd.DataFrame:
-    """Groups side by side, class by class (class i of each group's dataset on row i)."""
+    """Groups side by side, class by class (class i of each group's dataset on row i; a
+    dataset with fewer classes leaves its last rows empty)."""
     columns = {}
     for group in order:
         block = per_class[per_class["group"] == group].reset_index(drop=True)
         columns[f"{group} class"] = block["class"]
-        columns[f"{group} accuracy"] = [
-            f"{pct(m, 1)} ({pct(lo, 1)} to {pct(hi, 1)})"
-            for m, lo, hi in zip(block["acc_mean"], block["acc_min"], block["acc_max"], strict=True)
-        ]
+        # a Series, aligned on the row: datasets may have different numbers of classes
+        columns[f"{group} accuracy"] = pd.Series(
+            [
+                f"{pct(m, 1)} ({pct(lo, 1)} to {pct(hi, 1)})"
+                for m, lo, hi in zip(
+                    block["acc_mean"], block["acc_min"], block["acc_max"], strict=True
+                )
+            ],
+            dtype=object,
+        )
     return pd.DataFrame(columns).fillna("")
 
 
@@ -166,15 +173,6 @@ def verdict(summary: pd.DataFrame, gaps: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _worst_classes(classes: pd.DataFrame) -> str:
-    lines = []
-    for group, block in classes.groupby("group", sort=False):
-        worst = block.nsmallest(3, "acc_mean")
-        items = ", ".join(f"{r['class']} {pct(r['acc_mean'], 1)}" for _, r in worst.iterrows())
-        lines.append(f"- **{group}**: the three hardest classes are {items}.")
-    return "\n".join(lines)
-
-
 def write_report(study: Study, found: Tables) -> list[report.Block]:
     B = report
     runs = study.runs
@@ -189,6 +187,8 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             "recipe, over several seeds, on each dataset:"
         ),
         B.Paragraph(verdict(study.summary, study.gaps)),
+        # the chapter's own comparison is from MNIST; only another choice needs saying
+        *([B.Paragraph(common.reference_sentence(study))] if study.reference_chosen else []),
         *found["headline"].blocks(),
         *(found["gaps"].blocks() if "gaps" in found else []),
         B.Figure(
@@ -201,7 +201,7 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             "Final test accuracy per group: mean with its 95% t interval; dots: single seeds.",
         ),
         B.Heading("Where the errors are"),
-        B.Paragraph(_worst_classes(study.per_class)),
+        B.Paragraph(common.hardest_classes(study.per_class)),
         B.Table(found["per_class"].frame),
         B.Figure(
             Path("per_class_accuracy.png"),

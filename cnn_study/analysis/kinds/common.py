@@ -1,6 +1,6 @@
 """What every kind of report says alike: numbers as the reports write them, the opening
-line, the commands, what was run (the recipe held fixed), the machine, the records of every
-run, and the last two figures."""
+line, the commands, the reference dataset, the hardest classes, what was run (the recipe
+held fixed), the machine, the records of every run, and the last two figures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from cnn_study.analysis import report
 from cnn_study.analysis.portable import portable_path, portable_run
-from cnn_study.analysis.stats import dataset_order
+from cnn_study.analysis.stats import CHAPTER_REFERENCE, dataset_order
 from cnn_study.analysis.study import Study
 from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.runs import COMPLETE
@@ -159,6 +159,32 @@ def commands(study: Study) -> list[report.Block]:
             "to the last run's end."
         ),
     ]
+
+
+def reference_sentence(study: Study) -> str:
+    """Which dataset the gaps are measured from, and why that one."""
+    name = study.reference
+    label = study.names.get(name, name)
+    if study.reference_chosen:
+        why = "chosen with `--reference`"
+    elif name == CHAPTER_REFERENCE:
+        why = "the default: the chapter's dataset"
+    else:
+        why = "the default where no run is of MNIST: the first dataset in name order"
+    return (
+        f"Every gap is measured from **{label}** (`{name}`), {why}; another is chosen with "
+        "`--reference NAME` (a dataset's name or label)."
+    )
+
+
+def hardest_classes(classes: pd.DataFrame) -> str:
+    """Each group's three least accurate classes, by its own dataset's class names."""
+    lines = []
+    for group, block in classes.groupby("group", sort=False):
+        worst = block.nsmallest(3, "acc_mean")
+        items = ", ".join(f"{r['class']} {pct(r['acc_mean'], 1)}" for _, r in worst.iterrows())
+        lines.append(f"- **{group}**: the three hardest classes are {items}.")
+    return "\n".join(lines)
 
 
 def recipe(runs: pd.DataFrame, varied: list[str]) -> pd.DataFrame:

@@ -58,10 +58,22 @@ def cell_table(summary: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
     )
 
 
+def _several_pairs(gaps: pd.DataFrame) -> bool:
+    """More than two datasets: each other dataset has its own gap to the reference."""
+    return gaps["b"].nunique() > 1
+
+
 def gap_difference_table(gaps: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
-    """Each cell's gap, and how much it differs from the chapter's cell's gap."""
+    """Each cell's gap, and how much it differs from the chapter's cell's gap (of the same
+    two datasets, where there are more than two)."""
+    pair = (
+        {"gap of": [f"{a} - {b}" for a, b in zip(gaps["a_label"], gaps["b_label"], strict=True)]}
+        if _several_pairs(gaps)
+        else {}
+    )
     return pd.DataFrame(
         {
+            **pair,
             **{f: gaps[f] for f in factors},
             "seeds": [f"{a} vs {b}" for a, b in zip(gaps["seeds_a"], gaps["seeds_b"], strict=True)],
             "gap (points)": gaps["gap"].map(points),
@@ -169,6 +181,18 @@ def gap_sentences(gaps: pd.DataFrame, factors: list[str], epochs: str) -> list[s
     return lines
 
 
+def pair_sentences(gaps: pd.DataFrame, factors: list[str], epochs: str) -> list[str]:
+    """gap_sentences for each dataset's gap to the reference, each line naming its pair
+    where there are several."""
+    if not _several_pairs(gaps):
+        return gap_sentences(gaps, factors, epochs)
+    lines = []
+    for _, block in gaps.groupby("b", sort=False):
+        pair = f"{block['a_label'].iloc[0]} - {block['b_label'].iloc[0]}"
+        lines += [f"- {pair}: {line[2:]}" for line in gap_sentences(block, factors, epochs)]
+    return lines
+
+
 def tables(study: Study) -> Tables:
     return {
         "cells": SummaryTable(
@@ -208,7 +232,7 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
     chapter = {f: reference[f].iloc[0] for f in factors} if len(reference) else None
     epochs = sorted({int(e) for e in runs["trainer.epochs"]})
     epochs_text = " or ".join(map(str, epochs))
-    answer_lines = gap_sentences(gap, factors, epochs_text) if not gap.empty else []
+    answer_lines = pair_sentences(gap, factors, epochs_text) if not gap.empty else []
     if chapter:
         answer_lines += factor_effects(summary, factors, chapter)
     blocks: list[report.Block] = [
@@ -232,6 +256,8 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
                 "chapter study, whose own report gives its 40-epoch numbers."
             )
         )
+    if study.reference_chosen or (not gap.empty and _several_pairs(gap)):
+        blocks.append(B.Paragraph(common.reference_sentence(study)))
     blocks += [
         B.Paragraph("\n".join(answer_lines)),
         *(block for table in found.values() for block in table.blocks()),

@@ -1,0 +1,329 @@
+"""Datasets compared: the same model and recipe on several datasets, each measured against
+one reference dataset (MNIST unless another is chosen with --reference).
+
+It asks how hard each dataset is, not whether anything reaches 99% (the chapter's claim,
+which its own kind checks): its report ranks the datasets, gives each one's gap to the
+reference with Welch's interval and Holm-adjusted p, says in plain words which datasets are
+harder or easier than the reference and which cannot be told apart from it, and names each
+dataset's hardest classes by its own class names.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cnn_study.analysis import figures, report
+from cnn_study.analysis.kinds import common
+from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
+from cnn_study.analysis.kinds.chapter import per_class_table
+from cnn_study.analysis.kinds.common import p_value, pct, points
+from cnn_study.analysis.stats import CONFIDENCE
+from cnn_study.analysis.study import Study
+
+LEVEL = f"{CONFIDENCE:.0%}"
+# The chapter's own comparison, which the chapter kind reports against its 99% claim.
+CHAPTER_DATASETS = {"mnist", "fashion"}
+
+
+def _datasets(study: Study) -> set[str]:
+    return set(study.runs["dataset.name"]) if "dataset.name" in study.runs else set()
+
+
+def matches(study: Study) -> bool:
+    """Only the dataset varies, between two or more datasets, and they are not just the
+    chapter's MNIST and FashionMNIST."""
+    datasets = _datasets(study)
+    return study.keys == ["dataset.name"] and len(datasets) >= 2 and datasets != CHAPTER_DATASETS
+
+
+def reference_label(study: Study) -> str:
+    return study.names.get(study.reference, study.reference)
+
+
+def title(study: Study) -> str:
+    return f"How hard is each dataset, compared with {reference_label(study)}?"
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+def _interval(low: float, high: float, as_points: bool = False) -> str:
+    if math.isnan(low):
+        return "n/a"
+    show = points if as_points else pct
+    return f"{show(low)} to {show(high)}"
+
+
+def _class_counts(study: Study) -> pd.Series:
+    """dataset.name -> how many classes its runs were scored on."""
+    return study.per_class.drop_duplicates(["dataset", "class"]).groupby("dataset").size()
+
+
+def accuracy_table(study: Study) -> pd.DataFrame:
+    """One row per dataset: its final test accuracy over seeds, with the 95% interval."""
+    summary = study.summary
+    return pd.DataFrame(
+        {
+            "dataset": summary["dataset_label"],
+            "name": summary["dataset"],
+            "classes": summary["dataset"].map(_class_counts(study)),
+            "seeds": summary["seeds"],
+            "epochs": summary["epochs"],
+            "final test acc, mean": summary["final_acc_mean"].map(pct),
+            "std (points)": summary["final_acc_std"].map(points),
+            f"{LEVEL} CI": [
+                _interval(lo, hi)
+                for lo, hi in zip(
+                    summary["final_acc_ci_low"], summary["final_acc_ci_high"], strict=True
+                )
+            ],
+            "min to max": [
+                _interval(lo, hi)
+                for lo, hi in zip(summary["final_acc_min"], summary["final_acc_max"], strict=True)
+            ],
+            "train time per run": summary["train_seconds_mean"].map(lambda s: f"{s / 60:.1f} min"),
+        }
+    )
+
+
+def _adjusted(gaps: pd.DataFrame) -> pd.Series:
+    """Holm-adjusted p where there are several gaps; a single gap's own p otherwise."""
+    return gaps["p_holm"] if "p_holm" in gaps else gaps["p_value"]
+
+
+def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset other than the reference: its gap (reference - it), Welch's
+    interval and test, p adjusted with Holm's method over the gaps."""
+    return pd.DataFrame(
+        {
+            "comparison": gaps["comparison"],
+            "seeds": [f"{a} vs {b}" for a, b in zip(gaps["seeds_a"], gaps["seeds_b"], strict=True)],
+            "gap (points)": gaps["gap"].map(points),
+            f"{LEVEL} CI (Welch)": [
+                _interval(lo, hi, as_points=True)
+                for lo, hi in zip(gaps["gap_ci_low"], gaps["gap_ci_high"], strict=True)
+            ],
+            "Welch t": gaps["welch_t"].map(lambda v: "n/a" if math.isnan(v) else f"{v:.1f}"),
+            "df": gaps["welch_df"].map(lambda v: "n/a" if math.isnan(v) else f"{v:.1f}"),
+            "p (two-sided)": gaps["p_value"].map(p_value),
+            "p (Holm)": _adjusted(gaps).map(p_value),
+        }
+    )
+
+
+def tables(study: Study) -> Tables:
+    found: Tables = {
+        "accuracy": SummaryTable("Final test accuracy per dataset", accuracy_table(study))
+    }
+    if not study.gaps.empty:
+        found["gaps"] = SummaryTable(
+            f"Each dataset's gap to {reference_label(study)}", gap_table(study.gaps)
+        )
+    found["per_class"] = SummaryTable(
+        "Final test accuracy per class, each dataset's own classes (mean over seeds; min to max)",
+        per_class_table(study.per_class, study.order),
+    )
+    return found
+
+
+# --- figures ----------------------------------------------------------------------------
+
+
+def _columns(n: int) -> int:
+    """Panels per row: as square an arrangement as n allows (2 x 2 for four), so that each
+    panel stays large enough for its class names when the page shrinks the figure."""
+    return max(1, math.ceil(math.sqrt(n)))
+
+
+def draw(study: Study) -> dict[str, Figure]:
+    order = study.order
+    columns = _columns(len(order))
+    return {
+        "learning_curves": figures.learning_curves(
+            study.epochs,
+            order,
+            target=None,
+            title="Test accuracy per epoch: the same model and recipe on each dataset",
+        ),
+        "final_accuracy": figures.final_accuracy(study.summary, study.runs, order, target=None),
+        "per_class_accuracy": figures.per_class_accuracy(
+            study.per_class, order, target=None, columns=columns
+        ),
+        "confusion_matrices": figures.confusion_matrices(study.confusion, order, columns),
+        # datasets far apart in difficulty have losses far apart: each panel its own scale
+        "loss_curves": figures.loss_curves(study.epochs, order, sharey=False, columns=columns),
+    }
+
+
+# --- the answer in words ----------------------------------------------------------------
+
+
+def judgement(row: pd.Series, alpha: float = 1 - CONFIDENCE) -> str:
+    """harder, easier, alike (cannot be told apart) or untested, from the adjusted p."""
+    p = row["p_holm"] if "p_holm" in row else row["p_value"]
+    if math.isnan(p):
+        return "untested"
+    if p >= alpha:
+        return "alike"
+    return "harder" if row["gap"] > 0 else "easier"
+
+
+def _evidence(row: pd.Series) -> str:
+    """The gap's interval and adjusted p, as the sentences quote them."""
+    p = row["p_holm"] if "p_holm" in row else row["p_value"]
+    which = "Holm-adjusted p" if "p_holm" in row else "Welch's t-test p"
+    return (
+        f"{LEVEL} CI {_interval(row['gap_ci_low'], row['gap_ci_high'], as_points=True)} "
+        f"points, {which} = {p_value(p)}"
+    )
+
+
+def gap_sentence(row: pd.Series) -> str:
+    """One dataset against the reference, in plain words."""
+    other, ref = row["b_label"], row["a_label"]
+    accuracies = f"{pct(row['mean_b'])} against {pct(row['mean_a'])}"
+    size = points(abs(row["gap"]))
+    verdict = judgement(row)
+    if verdict == "harder":
+        return (
+            f"- **{other} is harder than {ref}**: {accuracies}, **{size} points lower** "
+            f"({_evidence(row)})."
+        )
+    if verdict == "easier":
+        return (
+            f"- **{other} is easier than {ref}**: {accuracies}, **{size} points higher** "
+            f"({_evidence(row)})."
+        )
+    if verdict == "alike":
+        return (
+            f"- **{other} cannot be told apart from {ref}**: {accuracies}, a difference of "
+            f"{size} points that the seeds do not separate from zero ({_evidence(row)})."
+        )
+    return (
+        f"- **{other}** against {ref}: {accuracies}, a difference of {size} points, with too "
+        "few seeds (or seeds too alike) to test it."
+    )
+
+
+def _named(labels: list[str]) -> str:
+    if len(labels) < 2:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + f" and {labels[-1]}"
+
+
+def overview(study: Study) -> str:
+    """The answer in one paragraph: the ranking, then how many datasets are harder than
+    the reference, easier, or not told apart from it."""
+    ranked = study.summary.sort_values("final_acc_mean", ascending=False)
+    ranking = ", ".join(
+        f"{r.dataset_label} {pct(r.final_acc_mean)}" for r in ranked.itertuples(index=False)
+    )
+    text = f"From the most to the least accurate: {ranking}."
+    if study.gaps.empty:
+        return text
+    verdicts = study.gaps.apply(judgement, axis=1)
+    parts = []
+    for verdict, words in (
+        ("harder", "harder than"),
+        ("easier", "easier than"),
+        ("alike", "not told apart from"),
+        ("untested", "not tested against"),
+    ):
+        rows = study.gaps[verdicts == verdict]
+        labels = list(rows["b_label"])
+        if verdict in ("harder", "easier"):  # by how much, the largest gap first
+            rows = rows.reindex(rows["gap"].abs().sort_values(ascending=False).index)
+            labels = [f"{r.b_label} (by {points(abs(r.gap))} points)" for r in rows.itertuples()]
+        if labels:
+            verb = "is" if len(labels) == 1 else "are"
+            parts.append(f"{_named(labels)} {verb} {words} {reference_label(study)}")
+    return text + " " + "; ".join(parts) + "."
+
+
+def write_report(study: Study, found: Tables) -> list[report.Block]:
+    B = report
+    runs = study.runs
+    blocks: list[report.Block] = [
+        B.Heading(f"cnn-study report: {title(study).lower()[0]}{title(study)[1:]}", 1),
+        B.Paragraph(
+            common.generated(study)
+            + f": {len(study.order)} datasets, the same model and recipe on each."
+        ),
+        *common.commands(study),
+        B.Heading("The answer"),
+        B.Paragraph(overview(study)),
+        B.Paragraph(common.reference_sentence(study)),
+        B.Paragraph("\n".join(gap_sentence(row) for _, row in study.gaps.iterrows())),
+        *found["accuracy"].blocks(),
+        *(found["gaps"].blocks() if "gaps" in found else []),
+        B.Figure(
+            Path("learning_curves.png"),
+            "Test accuracy per epoch: mean over seeds, band from the lowest to the highest seed.",
+        ),
+        B.Figure(
+            Path("final_accuracy.png"),
+            "Final test accuracy per dataset, each on its own scale: mean with its 95% t "
+            "interval; dots: single seeds.",
+        ),
+        B.Heading("Where the errors are"),
+        B.Paragraph(common.hardest_classes(study.per_class)),
+        *found["per_class"].blocks(),
+        B.Figure(
+            Path("per_class_accuracy.png"),
+            "Final test accuracy per class, each dataset's own classes, mean over seeds "
+            "(whiskers: min to max).",
+        ),
+        *common.errors_and_losses(),
+        *common.what_was_run(
+            study,
+            "The runs differ in the dataset only (`dataset.name`); seeds are the "
+            "repetitions. Seeds per dataset: "
+            + "; ".join(
+                f"{g}: {', '.join(map(str, sorted(s)))}"
+                for g, s in runs.groupby("group", sort=False)["seed"]
+            )
+            + ".",
+            study.keys,
+        ),
+        *common.machine(study),
+        *common.appendix(study),
+        B.Heading("Method"),
+        B.Paragraph(method(study)),
+    ]
+    return blocks
+
+
+def method(study: Study) -> str:
+    gaps = len(study.gaps)
+    return (
+        f"Accuracies are fractions of each dataset's {common.test_set_size(study.runs)} test "
+        "images classified correctly after the last epoch. Intervals are two-sided 95% "
+        "Student t intervals of the mean over seeds. Each dataset's gap to the reference is "
+        "the reference's mean minus its own (positive: harder than the reference), with "
+        "Welch's interval and t-test (unequal variances)"
+        + (
+            f"; the {gaps} p-values are adjusted for multiple comparisons with Holm's "
+            "step-down method (intervals are not adjusted)"
+            if gaps > 1
+            else ""
+        )
+        + ". A dataset is called harder or easier where its adjusted p is below 0.05, and "
+        "not told apart from the reference otherwise. Datasets differ in images and classes, "
+        "so a gap says how hard a dataset is for this model and recipe, not for every model. "
+        "With few seeds the intervals are wide: they say how sure a mean is, not how a "
+        "single run will land."
+    )
+
+
+KIND = Kind(
+    name="datasets",
+    title="cnn-study report: datasets compared",
+    matches=matches,
+    tables=tables,
+    figures=draw,
+    report=write_report,
+)

@@ -1,0 +1,458 @@
+"""Datasets compared with a reference: gaps checked against scipy and Welch and Holm worked
+out here, the reference chosen by name or label, each dataset's own classes, and the
+chapter's own two datasets still reported as the chapter."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image
+from scipy import stats
+
+from cnn_study.analysis import figures, kinds
+from cnn_study.analysis.__main__ import main
+from cnn_study.analysis.collect import collect
+from cnn_study.analysis.kinds import datasets as datasets_kind
+from cnn_study.analysis.pipeline import analyse
+from cnn_study.analysis.study import summarise_study
+from cnn_study.errors import StudyError
+from tests.fakeruns import write_run
+
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+KMNIST_CLASSES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+LEAF_CLASSES = ["oak", "maple", "birch", "beech", "ash"]
+# What the other datasets' configs will say about themselves (conf/dataset has only the
+# chapter's two in this branch): the keys a run records.
+KEYS = {
+    "mnist": {"label": "MNIST"},
+    "fashion": {"label": "FashionMNIST"},
+    "kmnist": {
+        "label": "KMNIST",
+        "torchvision_class": "torchvision.datasets.KMNIST",
+        "classes": KMNIST_CLASSES,
+    },
+    "cifar10": {
+        "label": "CIFAR-10",
+        "torchvision_class": "torchvision.datasets.CIFAR10",
+        "classes": CIFAR_CLASSES,
+        "in_channels": 3,
+        "image_size": 32,
+    },
+    "leaves": {"label": "My leaves", "classes": LEAF_CLASSES, "num_classes": 5},
+}
+# Final test accuracy of each seed; unequal spreads, so that Welch differs from Student.
+FINALS = {
+    "mnist": [0.990, 0.992, 0.987],
+    "fashion": [0.885, 0.891, 0.884],
+    "kmnist": [0.951, 0.944, 0.949],
+    "cifar10": [0.598, 0.611, 0.589],
+    "leaves": [0.991, 0.985, 0.993],  # within MNIST's spread: not told apart from it
+}
+FIGURES = [
+    "learning_curves",
+    "final_accuracy",
+    "per_class_accuracy",
+    "confusion_matrices",
+    "loss_curves",
+]
+
+
+def curve(final: float, epochs: int = 4) -> list[float]:
+    return [final - 0.03 * (epochs - 1 - i) / (epochs - 1) for i in range(epochs)]
+
+
+def class_confusion(accuracies: list[float], per_class: int = 1000) -> list[list[int]]:
+    """Each class right accuracies[i] of the time; its errors go to the next class."""
+    n = len(accuracies)
+    matrix = np.zeros((n, n), dtype=int)
+    for i, acc in enumerate(accuracies):
+        matrix[i, i] = round(acc * per_class)
+        matrix[i, (i + 1) % n] = per_class - matrix[i, i]
+    return matrix.tolist()
+
+
+def class_accuracies(dataset: str, seed: int) -> list[float]:
+    """Per-class accuracies that differ from class to class, the same order every seed:
+    class i of a dataset of n classes is right 1 - (i + 1) / (4 n) of the time, so its
+    last classes are its hardest."""
+    n = len(KEYS[dataset].get("classes", range(10)))
+    return [1 - (i + 1) / (4 * n) - 0.001 * seed for i in range(n)]
+
+
+def write_study(root, names: list[str], labelled: bool = True) -> None:
+    for name in names:
+        for seed, final in enumerate(FINALS[name]):
+            write_run(
+                root,
+                name,
+                seed,
+                curve(final),
+                confusion=class_confusion(class_accuracies(name, seed)),
+                dataset_keys=KEYS[name] if labelled or name not in ("mnist", "fashion") else {},
+            )
+
+
+def summarised(root, reference=None):
+    return summarise_study(collect([root]), [root], command=None, reference=reference)
+
+
+def welch_by_hand(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Difference of means, and Welch's 95% interval of it, from the textbook formulas."""
+    a, b = np.asarray(a), np.asarray(b)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    diff = a.mean() - b.mean()
+    return diff, diff - half, diff + half
+
+
+def holm_by_hand(p: list[float]) -> list[float]:
+    """Holm's step-down: the k-th smallest p times (m - k + 1), kept monotone, at most 1."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted, running = [0.0] * m, 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def check_gaps_against_scipy(gaps: pd.DataFrame, reference: str) -> None:
+    assert (gaps["a"] == reference).all()
+    for row in gaps.itertuples(index=False):
+        a, b = FINALS[row.a], FINALS[row.b]
+        test = stats.ttest_ind(a, b, equal_var=False)
+        diff, low, high = welch_by_hand(a, b)
+        assert row.gap == pytest.approx(diff, abs=1e-12)
+        assert row.gap_ci_low == pytest.approx(low, abs=1e-9)
+        assert row.gap_ci_high == pytest.approx(high, abs=1e-9)
+        assert row.welch_t == pytest.approx(test.statistic)
+        assert row.p_value == pytest.approx(test.pvalue)
+        assert (row.seeds_a, row.seeds_b) == (len(a), len(b))
+    expected = holm_by_hand(
+        [
+            stats.ttest_ind(FINALS[a], FINALS[b], equal_var=False).pvalue
+            for a, b in zip(gaps["a"], gaps["b"], strict=True)
+        ]
+    )
+    assert gaps["p_holm"].tolist() == pytest.approx(expected)
+
+
+# --- four datasets, end to end -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory):
+    root = tmp_path_factory.mktemp("four")
+    write_study(root / "outputs", ["mnist", "fashion", "kmnist", "cifar10"])
+    result = analyse([root / "outputs"], root / "analysis")
+    return result, root / "analysis"
+
+
+def test_four_datasets_are_the_datasets_kind_with_a_gap_each_to_mnist(four):
+    result, out = four
+    assert result.kind == "datasets"
+    gaps = pd.read_csv(out / "gaps.csv")
+    # the reference first, then the others in name order: one gap each, no pair of others
+    assert gaps["b"].tolist() == ["cifar10", "fashion", "kmnist"]
+    assert gaps["comparison"].tolist() == [
+        "MNIST - CIFAR-10",
+        "MNIST - FashionMNIST",
+        "MNIST - KMNIST",
+    ]
+    check_gaps_against_scipy(gaps, "mnist")
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["group"].tolist() == ["MNIST", "CIFAR-10", "FashionMNIST", "KMNIST"]
+
+
+def test_four_datasets_report_answers_from_the_numbers(four):
+    _, out = four
+    report = (out / "report.md").read_text()
+    assert "# cnn-study report: how hard is each dataset, compared with MNIST?" in report
+    gaps = pd.read_csv(out / "gaps.csv").set_index("b")
+    for name, label in (("cifar10", "CIFAR-10"), ("fashion", "FashionMNIST")):
+        points = f"{100 * gaps.loc[name, 'gap']:.2f} points lower"
+        assert f"**{label} is harder than MNIST**" in report and points in report
+    assert "the default: the chapter's dataset" in report
+    # the chapter's 99% claim belongs to the chapter's report only
+    assert "99%" not in report.split("## Commands")[1].split("## What was run")[0]
+    # each dataset's hardest classes by its own names: the last three of each
+    assert "**CIFAR-10**: the three hardest classes are truck" in report
+    assert "ship" in report and "**KMNIST**: the three hardest classes are wo" in report
+    summary_md = (out / "summary.md").read_text()
+    assert "Each dataset's gap to MNIST" in summary_md and "| p (Holm) |" in summary_md
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_four_datasets_figures_are_written_and_not_blank(four, name):
+    _, out = four
+    pixels = image.imread(out / f"{name}.png")
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 200
+    assert pixels[..., :3].std() > 0.05
+
+
+def test_per_class_table_keeps_each_datasets_own_class_names(four):
+    _, out = four
+    per_class = pd.read_csv(out / "per_class.csv", keep_default_na=False)
+    names = per_class.groupby("dataset")["class"].apply(list).to_dict()
+    assert names["cifar10"] == CIFAR_CLASSES and names["kmnist"] == KMNIST_CLASSES
+    assert names["mnist"] == [str(d) for d in range(10)]
+    cifar = per_class[per_class["dataset"] == "cifar10"].set_index("class")
+    seeds = [class_accuracies("cifar10", s) for s in range(3)]
+    assert cifar.loc["truck", "acc_mean"] == pytest.approx(np.mean([a[9] for a in seeds]))
+    summary_md = (out / "summary.md").read_text()
+    assert "| airplane |" in summary_md and "| T-shirt/top |" in summary_md
+
+
+# --- three datasets, one a user's own with five classes ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    root = tmp_path_factory.mktemp("three")
+    write_study(root / "outputs", ["mnist", "fashion", "leaves"])
+    assert main([str(root / "outputs"), "--out", str(root / "analysis")]) == 0
+    return root / "analysis"
+
+
+def test_three_datasets_with_a_users_own_classes(three):
+    gaps = pd.read_csv(three / "gaps.csv")
+    assert gaps["comparison"].tolist() == ["MNIST - FashionMNIST", "MNIST - My leaves"]
+    check_gaps_against_scipy(gaps, "mnist")
+    per_class = pd.read_csv(three / "per_class.csv")
+    assert per_class.loc[per_class["dataset"] == "leaves", "class"].tolist() == LEAF_CLASSES
+    report = (three / "report.md").read_text()
+    leaves = gaps[gaps["b"] == "leaves"].iloc[0]
+    assert leaves["p_holm"] >= 0.05  # as FINALS were chosen: within MNIST's spread
+    assert "**My leaves cannot be told apart from MNIST**" in report
+    assert "**FashionMNIST is harder than MNIST**" in report
+    assert "**My leaves**: the three hardest classes are ash" in report
+
+
+# --- the reference -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs_of_three(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ref")
+    write_study(root, ["mnist", "fashion", "kmnist"])
+    return root
+
+
+@pytest.mark.parametrize("given", ["kmnist", "KMNIST", "kMnIsT"])
+def test_the_reference_is_chosen_by_name_or_label_in_any_case(runs_of_three, given):
+    study = summarised(runs_of_three, reference=given)
+    assert study.reference == "kmnist" and study.reference_chosen
+    # the reference, then the others by dataset.name: fashion before mnist
+    assert study.order == ["KMNIST", "FashionMNIST", "MNIST"]
+    assert study.gaps["b"].tolist() == ["fashion", "mnist"]
+    check_gaps_against_scipy(study.gaps, "kmnist")
+    # the same two datasets either way round: the gap changes sign, the test does not
+    default = summarised(runs_of_three).gaps.set_index("b")
+    mnist_row = study.gaps.set_index("b").loc["mnist"]
+    assert mnist_row["gap"] == pytest.approx(-default.loc["kmnist", "gap"])
+    assert mnist_row["p_value"] == pytest.approx(default.loc["kmnist", "p_value"])
+
+
+def test_a_label_with_spaces_names_the_reference(tmp_path):
+    write_study(tmp_path, ["fashion", "leaves"])
+    study = summarised(tmp_path, reference="my leaves")
+    assert study.reference == "leaves"
+    assert study.gaps["comparison"].tolist() == ["My leaves - FashionMNIST"]
+
+
+def test_the_default_reference_is_mnist_where_present(runs_of_three):
+    study = summarised(runs_of_three)
+    assert study.reference == "mnist" and not study.reference_chosen
+    assert study.gaps["b"].tolist() == ["fashion", "kmnist"]
+
+
+def test_without_mnist_the_default_is_the_first_dataset_in_name_order(tmp_path):
+    write_study(tmp_path / "outputs", ["kmnist", "fashion", "cifar10"])
+    result = analyse([tmp_path / "outputs"], tmp_path / "analysis")
+    assert result.kind == "datasets"
+    assert result.gaps["a"].unique().tolist() == ["cifar10"]  # cifar10 < fashion < kmnist
+    assert result.gaps["b"].tolist() == ["fashion", "kmnist"]
+    check_gaps_against_scipy(result.gaps, "cifar10")
+    report = (tmp_path / "analysis" / "report.md").read_text()
+    assert "compared with CIFAR-10?" in report
+    assert "the default where no run is of MNIST: the first dataset in name order" in report
+    assert "**FashionMNIST is easier than CIFAR-10**" in report
+
+
+def test_an_unknown_reference_is_one_line_and_writes_nothing(runs_of_three, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    assert main([str(runs_of_three), "--out", str(out), "--reference", "cifar"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err == (
+        "error: --reference cifar: no such dataset among the runs (mnist = MNIST, "
+        "fashion = FashionMNIST, kmnist = KMNIST): give one of those names\n"
+    )
+    assert not out.exists()
+    with pytest.raises(StudyError, match="--reference cifar"):
+        summarised(runs_of_three, reference="cifar")
+
+
+def test_a_chosen_reference_is_said_in_the_report(runs_of_three, tmp_path):
+    result = analyse([runs_of_three], tmp_path / "out", reference="FashionMNIST")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert result.gaps["a"].unique().tolist() == ["fashion"]
+    assert "Every gap is measured from **FashionMNIST** (`fashion`), chosen with" in report
+    assert "**MNIST is easier than FashionMNIST**" in report
+
+
+# --- which kind ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "kind"),
+    [
+        (["mnist", "fashion"], "chapter"),
+        (["mnist", "kmnist"], "datasets"),
+        (["fashion", "kmnist"], "datasets"),
+        (["mnist", "fashion", "kmnist"], "datasets"),
+        (["mnist"], "chapter"),
+    ],
+)
+def test_the_datasets_kind_is_every_dataset_study_but_the_chapters_own(tmp_path, names, kind):
+    write_study(tmp_path, names)
+    assert kinds.choose(summarised(tmp_path)).name == kind
+    assert datasets_kind.matches(summarised(tmp_path)) == (kind == "datasets")
+
+
+def test_old_runs_without_a_label_join_new_runs_of_the_same_dataset(tmp_path):
+    write_study(tmp_path / "old", ["mnist", "fashion"], labelled=False)
+    write_run(tmp_path / "new", "mnist", 9, curve(0.99), dataset_keys={"label": "MNIST"})
+    study = summarised(tmp_path)
+    assert study.keys == ["dataset.name"]
+    assert study.summary.set_index("group")["seeds"].to_dict() == {"MNIST": 4, "FashionMNIST": 3}
+
+
+# --- the chapter's own comparison is as it was ---------------------------------------------
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_mnist_and_fashion_give_the_chapters_one_gap_row_as_before(tmp_path, labelled):
+    write_study(tmp_path / "outputs", ["mnist", "fashion"], labelled=labelled)
+    result = analyse([tmp_path / "outputs"], tmp_path / "analysis")
+    assert result.kind == "chapter"
+    gaps = pd.read_csv(tmp_path / "analysis" / "gaps.csv")
+    # the columns main wrote for the chapter: one gap, no Holm (nothing to adjust over)
+    assert gaps.columns.tolist() == [
+        "comparison",
+        "a",
+        "b",
+        "a_label",
+        "b_label",
+        "seeds_a",
+        "seeds_b",
+        "mean_a",
+        "mean_b",
+        "gap",
+        "gap_ci_low",
+        "gap_ci_high",
+        "welch_t",
+        "welch_df",
+        "p_value",
+    ]
+    assert gaps["comparison"].tolist() == ["MNIST - FashionMNIST"]
+    row = gaps.iloc[0]
+    test = stats.ttest_ind(FINALS["mnist"], FINALS["fashion"], equal_var=False)
+    interval = test.confidence_interval(0.95)
+    assert row["gap"] == pytest.approx(np.mean(FINALS["mnist"]) - np.mean(FINALS["fashion"]))
+    assert (row["gap_ci_low"], row["gap_ci_high"]) == pytest.approx((interval.low, interval.high))
+    assert (row["welch_t"], row["welch_df"], row["p_value"]) == pytest.approx(
+        (test.statistic, test.df, test.pvalue)
+    )
+    report = (tmp_path / "analysis" / "report.md").read_text()
+    assert "does the chapter's CNN reach 99%?" in report and "--reference" not in report
+
+
+# --- a grid of three datasets --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grid_of_three(tmp_path_factory):
+    """Three datasets x two models, two seeds each; cnn_bn lifts every dataset by its own
+    amount, so that each pair's gap moves differently from the chapter's cell."""
+    root = tmp_path_factory.mktemp("grid3")
+    lift = {"mnist": 0.002, "fashion": 0.03, "kmnist": 0.015}
+    for name in ("mnist", "fashion", "kmnist"):
+        for model in ("cnn", "cnn_bn"):
+            for seed, final in enumerate(FINALS[name][:2]):
+                final += lift[name] if model == "cnn_bn" else 0.0
+                write_run(
+                    root,
+                    name,
+                    seed,
+                    curve(final),
+                    model=model,
+                    optimizer="sgd",
+                    dataset_keys=KEYS[name],
+                )
+    return summarised(root)
+
+
+def test_a_grid_of_three_datasets_compares_each_pair_with_its_chapters_cell(grid_of_three):
+    study = grid_of_three
+    assert kinds.choose(study).name == "grid"
+    gaps = study.gaps
+    assert len(gaps) == 4 and set(gaps["a"]) == {"mnist"}
+    assert "p_holm" in gaps and "diff_p_holm" in gaps
+    runs = study.runs
+
+    def finals(dataset, model):
+        cell = runs[(runs["dataset.name"] == dataset) & (runs["model_name"] == model)]
+        return cell["final_test_acc"].to_numpy()
+
+    # each pair's gaps and its contrast with its own chapter's cell, never across pairs
+    for pair, block in gaps.groupby("b"):
+        rows = block.set_index("model")
+        assert set(rows.index) == {"cnn", "cnn_bn"}
+        assert rows.loc["cnn", "reference"] == "chapter's cell"
+        for model in ("cnn", "cnn_bn"):
+            expected = welch_by_hand(finals("mnist", model), finals(pair, model))
+            got = rows.loc[model, ["gap", "gap_ci_low", "gap_ci_high"]].tolist()
+            assert got == pytest.approx(expected)
+        samples = [finals("mnist", "cnn_bn"), finals(pair, "cnn_bn")]
+        samples += [finals("mnist", "cnn"), finals(pair, "cnn")]
+        estimate = (samples[0].mean() - samples[1].mean()) - (samples[2].mean() - samples[3].mean())
+        parts = [x.var(ddof=1) / len(x) for x in samples]
+        df = sum(parts) ** 2 / sum(
+            v * v / (len(x) - 1) for v, x in zip(parts, samples, strict=True)
+        )
+        half = stats.t.ppf(0.975, df) * math.sqrt(sum(parts))
+        row = rows.loc["cnn_bn"]
+        assert row["gap_minus_chapter"] == pytest.approx(estimate, abs=1e-12)
+        assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
+            (estimate - half, estimate + half)
+        )
+    assert gaps["p_holm"].tolist() == pytest.approx(holm_by_hand(list(gaps["p_value"])))
+    contrasts = gaps["diff_p"].notna()
+    assert contrasts.sum() == 2  # one per pair: cnn_bn against the chapter's cnn
+    assert gaps.loc[contrasts, "diff_p_holm"].tolist() == pytest.approx(
+        holm_by_hand(list(gaps.loc[contrasts, "diff_p"]))
+    )
+
+
+def test_a_grid_of_three_datasets_draws_its_interaction_figure(grid_of_three, tmp_path):
+    study = grid_of_three
+    fig = figures.interaction(study.summary, study.gaps, "model", None)
+    names = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert "MNIST - FashionMNIST, 95% CI (Welch)" in names
+    assert "MNIST - KMNIST, 95% CI (Welch)" in names
+    paths = figures.save(fig, tmp_path, "interaction")
+    assert image.imread(paths[0])[..., :3].std() > 0.05
