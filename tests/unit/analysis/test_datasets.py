@@ -10,7 +10,7 @@ import pytest
 from matplotlib import image
 from scipy import stats
 
-from cnn_study.analysis import figures, kinds
+from cnn_study.analysis import figures, kinds, report
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.collect import collect
 from cnn_study.analysis.kinds import datasets as datasets_kind
@@ -106,6 +106,13 @@ def write_study(root, names: list[str], labelled: bool = True) -> None:
 
 def summarised(root, reference=None):
     return summarise_study(collect([root]), [root], command=None, reference=reference)
+
+
+def report_of(study) -> tuple[str, str]:
+    """The study's kind and its report.md, without drawing figures (seconds per study): only
+    the four-dataset study below goes through the whole pipeline."""
+    kind = kinds.choose(study)
+    return kind.name, report.to_markdown(kind.report(study, kind.tables(study)))
 
 
 def welch_by_hand(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -219,21 +226,15 @@ def test_per_class_table_keeps_each_datasets_own_class_names(four):
 # --- three datasets, one a user's own with five classes ----------------------------------
 
 
-@pytest.fixture(scope="module")
-def three(tmp_path_factory):
-    root = tmp_path_factory.mktemp("three")
-    write_study(root / "outputs", ["mnist", "fashion", "leaves"])
-    assert main([str(root / "outputs"), "--out", str(root / "analysis")]) == 0
-    return root / "analysis"
-
-
-def test_three_datasets_with_a_users_own_classes(three):
-    gaps = pd.read_csv(three / "gaps.csv")
+def test_three_datasets_with_a_users_own_classes(tmp_path):
+    write_study(tmp_path / "outputs", ["mnist", "fashion", "leaves"])
+    study = summarised(tmp_path / "outputs")
+    gaps = study.gaps
     assert gaps["comparison"].tolist() == ["MNIST - FashionMNIST", "MNIST - My leaves"]
     check_gaps_against_scipy(gaps, "mnist")
-    per_class = pd.read_csv(three / "per_class.csv")
+    per_class = study.per_class
     assert per_class.loc[per_class["dataset"] == "leaves", "class"].tolist() == LEAF_CLASSES
-    report = (three / "report.md").read_text()
+    _, report = report_of(study)
     leaves = gaps[gaps["b"] == "leaves"].iloc[0]
     assert leaves["p_holm"] >= 0.05  # as FINALS were chosen: within MNIST's spread
     assert "**My leaves cannot be told apart from MNIST**" in report
@@ -281,12 +282,12 @@ def test_the_default_reference_is_mnist_where_present(runs_of_three):
 
 def test_without_mnist_the_default_is_the_first_dataset_in_name_order(tmp_path):
     write_study(tmp_path / "outputs", ["kmnist", "fashion", "cifar10"])
-    result = analyse([tmp_path / "outputs"], tmp_path / "analysis")
-    assert result.kind == "datasets"
-    assert result.gaps["a"].unique().tolist() == ["cifar10"]  # cifar10 < fashion < kmnist
-    assert result.gaps["b"].tolist() == ["fashion", "kmnist"]
-    check_gaps_against_scipy(result.gaps, "cifar10")
-    report = (tmp_path / "analysis" / "report.md").read_text()
+    study = summarised(tmp_path / "outputs")
+    kind, report = report_of(study)
+    assert kind == "datasets"
+    assert study.gaps["a"].unique().tolist() == ["cifar10"]  # cifar10 < fashion < kmnist
+    assert study.gaps["b"].tolist() == ["fashion", "kmnist"]
+    check_gaps_against_scipy(study.gaps, "cifar10")
     assert "compared with CIFAR-10?" in report
     assert "the default where no run is of MNIST: the first dataset in name order" in report
     assert "**FashionMNIST is easier than CIFAR-10**" in report
@@ -306,10 +307,10 @@ def test_an_unknown_reference_is_one_line_and_writes_nothing(runs_of_three, tmp_
         summarised(runs_of_three, reference="cifar")
 
 
-def test_a_chosen_reference_is_said_in_the_report(runs_of_three, tmp_path):
-    result = analyse([runs_of_three], tmp_path / "out", reference="FashionMNIST")
-    report = (tmp_path / "out" / "report.md").read_text()
-    assert result.gaps["a"].unique().tolist() == ["fashion"]
+def test_a_chosen_reference_is_said_in_the_report(runs_of_three):
+    study = summarised(runs_of_three, reference="FashionMNIST")
+    _, report = report_of(study)
+    assert study.gaps["a"].unique().tolist() == ["fashion"]
     assert "Every gap is measured from **FashionMNIST** (`fashion`), chosen with" in report
     assert "**MNIST is easier than FashionMNIST**" in report
 
@@ -347,9 +348,10 @@ def test_old_runs_without_a_label_join_new_runs_of_the_same_dataset(tmp_path):
 @pytest.mark.parametrize("labelled", [False, True])
 def test_mnist_and_fashion_give_the_chapters_one_gap_row_as_before(tmp_path, labelled):
     write_study(tmp_path / "outputs", ["mnist", "fashion"], labelled=labelled)
-    result = analyse([tmp_path / "outputs"], tmp_path / "analysis")
-    assert result.kind == "chapter"
-    gaps = pd.read_csv(tmp_path / "analysis" / "gaps.csv")
+    study = summarised(tmp_path / "outputs")
+    kind, report = report_of(study)
+    assert kind == "chapter"
+    gaps = study.gaps
     # the columns main wrote for the chapter: one gap, no Holm (nothing to adjust over)
     assert gaps.columns.tolist() == [
         "comparison",
@@ -377,7 +379,6 @@ def test_mnist_and_fashion_give_the_chapters_one_gap_row_as_before(tmp_path, lab
     assert (row["welch_t"], row["welch_df"], row["p_value"]) == pytest.approx(
         (test.statistic, test.df, test.pvalue)
     )
-    report = (tmp_path / "analysis" / "report.md").read_text()
     assert "does the chapter's CNN reach 99%?" in report and "--reference" not in report
 
 
