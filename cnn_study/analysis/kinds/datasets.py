@@ -63,6 +63,15 @@ def _class_counts(study: Study) -> pd.Series:
     return study.per_class.drop_duplicates(["dataset", "class"]).groupby("dataset").size()
 
 
+def _input_shapes(study: Study) -> dict[str, str]:
+    """dataset.name -> its images' shape as the model took them: 1x28x28, 3x32x32."""
+    columns = ["dataset.name", "dataset.in_channels", "dataset.image_size"]
+    if not set(columns) <= set(study.runs.columns):
+        return {}
+    first = study.runs.drop_duplicates("dataset.name")[columns]
+    return {n: f"{int(c)}x{int(s)}x{int(s)}" for n, c, s in first.itertuples(index=False)}
+
+
 def accuracy_table(study: Study) -> pd.DataFrame:
     """One row per dataset: its final test accuracy over seeds, with the 95% interval."""
     summary = study.summary
@@ -71,6 +80,9 @@ def accuracy_table(study: Study) -> pd.DataFrame:
             "dataset": summary["dataset_label"],
             "name": summary["dataset"],
             "classes": summary["dataset"].map(_class_counts(study)),
+            # The same model is built for each dataset's channels, size and classes.
+            "input": summary["dataset"].map(_input_shapes(study)),
+            "parameters": summary["parameters"].map(lambda v: f"{int(v):,}"),
             "seeds": summary["seeds"],
             "epochs": summary["epochs"],
             "final test acc, mean": summary["final_acc_mean"].map(pct),
@@ -313,7 +325,9 @@ def method(study: Study) -> str:
         )
         + ". A dataset is called harder or easier where its adjusted p is below 0.05, and "
         "not told apart from the reference otherwise. Datasets differ in images and classes, "
-        "so a gap says how hard a dataset is for this model and recipe, not for every model. "
+        "so a gap says how hard a dataset is for this model and recipe, not for every model; "
+        "the model is the same network built for each dataset's channels, image size and "
+        "class count (the table gives its parameters on each). "
         "With few seeds the intervals are wide: they say how sure a mean is, not how a "
         "single run will land."
     )

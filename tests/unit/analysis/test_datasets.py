@@ -168,6 +168,13 @@ def four(tmp_path_factory):
     return result, root / "analysis"
 
 
+def test_the_accuracy_table_gives_each_datasets_input_shape(four):
+    """The model is built per dataset: the reader sees what each one took in."""
+    summary = (four[1] / "summary.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in summary.splitlines()}
+    assert "| 3x32x32 |" in rows["CIFAR-10"] and "| 1x28x28 |" in rows["KMNIST"]
+
+
 def test_four_datasets_are_the_datasets_kind_with_a_gap_each_to_mnist(four):
     result, out = four
     assert result.kind == "datasets"
