@@ -69,7 +69,6 @@ INCIDENTAL_KEYS = (
     "dataset.download",
     "dataset.verify",
     "dataset.label",  # a display name
-    "dataset.folder",  # where the files lie, like paths.data_dir
     "dataset.files",  # their names and checksums: what is checked, not what is measured
     "dataset.sha256.",  # the checksums' key before dataset.files
     "dataset.max_memory_gb",
@@ -132,8 +131,12 @@ def atomic_write(path: Path, data: bytes | str) -> None:
 def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A run's config as flat keys, with the keys added after older runs were made filled in
     with the values that mean what those runs did: an old run and its new twin read alike."""
-    flat = flatten(config)
-    return _LATER_DEFAULTS | {_RENAMED.get(key, key): value for key, value in flat.items()}
+    flat = _LATER_DEFAULTS | {_RENAMED.get(k, k): v for k, v in flatten(config).items()}
+    source = flat.get("dataset.source")
+    if "dataset.folder" not in flat and isinstance(source, str):
+        # Before dataset.folder, a torchvision dataset's files lay in <ClassName>/raw.
+        flat["dataset.folder"] = f"{source.rsplit('.', 1)[-1]}/raw"
+    return flat
 
 
 def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

@@ -126,6 +126,12 @@ def _dataset(cfg: DictConfig) -> None:
     if source == "image_folder":
         for key in ("dataset.resize", "dataset.convert"):
             _boolean(cfg, key)
+        if channels not in (1, 3):
+            raise StudyError(
+                f"dataset.in_channels={channels}: an image folder is read as greyscale (1) or "
+                "RGB (3) images",
+                "set dataset.in_channels=1 or 3",
+            )
     classes = _get(cfg, "dataset.classes")
     if not isinstance(classes, (list, ListConfig)) or len(classes) < 2:
         raise StudyError(
@@ -143,8 +149,8 @@ def _dataset(cfg: DictConfig) -> None:
     for entry in _get(cfg, "dataset.files") or []:
         if not isinstance(entry, (dict, DictConfig)) or not entry.get("name"):
             raise StudyError(
-                f"dataset.files entries are {{name: FILE, sha256: HEX}} or {{name: FILE, "
-                f"md5: HEX}}, got {entry!r}",
+                f"dataset.files entries are {{name: FILE}}, with sha256: HEX or md5: HEX and "
+                f"optional: true where they apply, got {entry!r}",
                 "fix the dataset's YAML",
             )
 

@@ -10,6 +10,7 @@ file, not a traceback from deep inside a reader.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -38,8 +39,23 @@ def dataset_folder(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Path
     return Path(data_dir) / Path(str(dataset_cfg["folder"])).expanduser()
 
 
-def listed_names(dataset_cfg: Mapping[str, Any]) -> list[str]:
-    return [str(entry["name"]) for entry in dataset_cfg.get("files") or []]
+def required_names(dataset_cfg: Mapping[str, Any]) -> list[str]:
+    """The listed files a dataset cannot do without (optional ones are checked if present)."""
+    return [str(f["name"]) for f in dataset_cfg.get("files") or [] if not f.get("optional")]
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a cache file through a rename; a cache that cannot be written only costs the
+    work again next time, so a failure is logged, never raised."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        log.debug("could not write the cache file %s: %s", path, exc)
 
 
 def missing_files(folder: Path, names: Sequence[str]) -> list[str]:
@@ -90,25 +106,24 @@ class ChecksumCache:
     def remember(self, file: Path, algorithm: str, digest: str) -> None:
         name, stamp = self._key(file)
         self._entries[name] = {"stamp": stamp, "algorithm": algorithm, algorithm: digest}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._entries, indent=1))
-            os.replace(tmp, self.path)
-        except OSError as exc:  # a read-only home only costs re-hashing next time
-            log.debug("could not write checksum cache %s: %s", self.path, exc)
+        write_json(self.path, self._entries)
 
 
 def verify_checksums(
     folder: Path, files: Sequence[Mapping[str, Any]], cache: ChecksumCache
-) -> None:
-    """Every listed file with a checksum has it; files already vouched for are not re-read."""
+) -> bool:
+    """Every listed file with a checksum has it; files already vouched for are not re-read.
+    True when every file with a checksum was there to check (optional ones may be absent)."""
+    complete = True
     for entry in files:
         expected = checksum(entry)
+        file = folder / str(entry["name"])
         if expected is None:
             continue
+        if entry.get("optional") and not file.is_file():
+            complete = False
+            continue
         algorithm, digest = expected
-        file = folder / str(entry["name"])
         if cache.known_good(file, algorithm, digest):
             continue
         found = file_digest(file, algorithm)
@@ -120,6 +135,7 @@ def verify_checksums(
                 "(or set dataset.verify=false to use it anyway)",
             )
         cache.remember(file, algorithm, digest)
+    return complete
 
 
 def checksums_fingerprint(files: Sequence[Mapping[str, Any]]) -> str | None:

@@ -10,12 +10,12 @@ times, so a second run does not even re-read the images to hash them.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
-import io
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from cnn_study.data.files import dataset_folder
+from cnn_study.data.files import dataset_folder, write_json
 from cnn_study.data.raw import RawData, RawSplit
 from cnn_study.errors import StudyError
 
@@ -193,7 +193,7 @@ class DecodedCache:
             return known["fingerprint"]
         fingerprint = listing.contents()
         self.index[key] = {"stamp": stamp, "fingerprint": fingerprint}
-        self._write(self.index_file, json.dumps(self.index, indent=1).encode())
+        write_json(self.index_file, self.index)
         return fingerprint
 
     def load(self, key: str) -> dict[str, torch.Tensor] | None:
@@ -207,25 +207,31 @@ class DecodedCache:
             return None
 
     def save(self, key: str, tensors: dict[str, torch.Tensor]) -> None:
-        buffer = _to_bytes(tensors)
-        self._write(self.folder / f"{key}.pt", buffer)
-
-    def _write(self, path: Path, data: bytes) -> None:
+        path = self.folder / f"{key}.pt"
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            torch.save(tensors, tmp)  # straight to the file: no second copy in memory
             os.replace(tmp, path)
-        except OSError as exc:  # a read-only cache only costs decoding again next time
+        except (OSError, RuntimeError) as exc:  # torch.save's I/O errors are RuntimeErrors
+            # A cache that cannot be written only costs decoding again next time.
             with contextlib.suppress(OSError):
                 tmp.unlink()
             log.warning("could not write the image cache %s: %s", path, exc)
 
-
-def _to_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(tensors, buffer)
-    return buffer.getvalue()
+    @contextlib.contextmanager
+    def decoding(self, key: str) -> Iterator[None]:
+        """Held while one process decodes a folder: the parallel runs of a sweep wait for it
+        and then read its cache, rather than all decoding the same images at once."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            lock = (self.folder / f"{key}.lock").open("a")
+        except OSError:  # no cache to share: decode alone
+            yield
+            return
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
 
 def _settings_key(fingerprint: str, dataset_cfg: Mapping[str, Any]) -> str:
@@ -242,7 +248,7 @@ def read(
     dataset_cfg: Mapping[str, Any],
     data_dir: str | Path,
     cache_dir: str | Path,
-    check_memory: Callable[[int], None],
+    check_memory: Callable[[int, int], None],
 ) -> RawData:
     """Both splits, from the cache when these files were decoded with these settings before."""
     if dataset_cfg["in_channels"] not in MODES:
@@ -252,23 +258,24 @@ def read(
             "set dataset.in_channels=1 or 3",
         )
     listing = list_images(dataset_cfg, data_dir)
-    check_memory(len(listing))
+    check_memory(len(listing.files["train"]), len(listing.files["test"]))
     cache = DecodedCache(cache_dir)
     fingerprint = cache.fingerprint(listing)
     key = _settings_key(fingerprint, dataset_cfg)
-    tensors = cache.load(key)
-    if tensors is None:
-        log.info(
-            "decoding %d images of %s (once: cached in %s)",
-            len(listing),
-            listing.root,
-            cache.folder,
-        )
-        tensors = {}
-        for split in SPLITS:
-            images, labels = _decode_split(listing.files[split], dataset_cfg)
-            tensors[f"{split}_images"], tensors[f"{split}_labels"] = images, labels
-        cache.save(key, tensors)
+    with cache.decoding(key):
+        tensors = cache.load(key)
+        if tensors is None:
+            log.info(
+                "decoding %d images of %s (once: cached in %s)",
+                len(listing),
+                listing.root,
+                cache.folder,
+            )
+            tensors = {}
+            for split in SPLITS:
+                images, labels = _decode_split(listing.files[split], dataset_cfg)
+                tensors[f"{split}_images"], tensors[f"{split}_labels"] = images, labels
+            cache.save(key, tensors)
     splits = {
         split: RawSplit(
             tensors[f"{split}_images"], tensors[f"{split}_labels"], str(listing.root / split)

@@ -10,6 +10,7 @@ use, holds out a validation split, takes subsets, and normalises each channel on
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -99,45 +100,72 @@ def split_fingerprint(indices: torch.Tensor) -> str:
     return hashlib.sha256(indices.to(torch.int64).numpy().tobytes()).hexdigest()
 
 
-def available_memory(device: torch.device) -> int:
-    """Bytes free on the device now: the GPU's free memory, or the system's available RAM."""
+def total_memory(device: torch.device) -> int:
+    """Bytes of memory the device has: the GPU's, or the system's RAM."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        return torch.cuda.get_device_properties(device).total_memory
     try:
         with open("/proc/meminfo") as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith("MemTotal:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _images_kept(dataset_cfg: Mapping[str, Any], train: int, test: int) -> int:
+    """How many images load_dataset keeps: the validation hold-out, the training images
+    left after it (up to train_limit) and the test images (up to test_limit)."""
+    val = dataset_cfg.get("val_size") or 0
+    kept_train = train - val
+    if dataset_cfg.get("train_limit") is not None:
+        kept_train = min(kept_train, dataset_cfg["train_limit"])
+    kept_test = test
+    if dataset_cfg.get("test_limit") is not None:
+        kept_test = min(kept_test, dataset_cfg["test_limit"])
+    return val + kept_train + kept_test
 
 
 def memory_check(
     dataset_cfg: Mapping[str, Any], device: torch.device, parallel_jobs: int = 1
-) -> Callable[[int], None]:
-    """A check that n images, as float32 tensors on the device, fit in the memory the dataset
-    may use: dataset.max_memory_gb, or by default 80% of what is free, shared by the runs of
-    a sweep that run at once."""
+) -> Callable[[int, int], None]:
+    """A check that a dataset of this many training and test images fits in the memory it
+    may use: dataset.max_memory_gb, or by default 80% of the device's memory, shared by the
+    runs of a sweep that run at once on it (a share of the total, not of what is free when a
+    run starts: runs that start later would see the earlier ones' data and count it twice)."""
     configured = dataset_cfg.get("max_memory_gb")
     if configured is None:
-        limit = _AUTO_SHARE * available_memory(device) / max(1, parallel_jobs)
-        source = f"{_AUTO_SHARE:.0%} of the memory free on {device}" + (
-            f", shared by {parallel_jobs} parallel runs" if parallel_jobs > 1 else ""
+        total = total_memory(device)
+        gpus = torch.cuda.device_count() if device.type == "cuda" else 1
+        sharing = max(1, math.ceil(parallel_jobs / max(1, gpus)))
+        limit = _AUTO_SHARE * total / sharing
+        source = f"{_AUTO_SHARE:.0%} of the {total / 1e9:.3g} GB of {device}" + (
+            f", shared by {sharing} parallel runs" if sharing > 1 else ""
         )
     else:
         limit, source = float(configured) * 1e9, f"dataset.max_memory_gb={configured}"
-    channels, size = dataset_cfg["in_channels"], dataset_cfg["image_size"]
+    pixels = dataset_cfg["in_channels"] * dataset_cfg["image_size"] ** 2
+    smaller = (
+        ", smaller images (dataset.image_size with dataset.resize=true)"
+        if dataset_cfg["source"] == IMAGE_FOLDER
+        else ""
+    )
 
-    def check(images: int) -> None:
-        need = images * channels * size * size * 4
+    def check(train: int, test: int) -> None:
+        kept = _images_kept(dataset_cfg, train, test)
+        # float32 tensors of the kept images on the device; on the CPU the same memory also
+        # holds every image as read (8-bit) and the kept ones' 8-bit copy while converting.
+        need = kept * pixels * 4
+        if device.type != "cuda":
+            need += (train + test) * pixels + kept * pixels
         if need > limit:
             raise StudyError(
-                f"{dataset_cfg['name']}: {images:,} images of {channels}x{size}x{size} need "
-                f"{need / 1e9:.2f} GB as float32 tensors on {device}, more than the "
-                f"{limit / 1e9:.2f} GB the dataset may use ({source})",
-                "take a subset with dataset.train_limit=N, smaller images (dataset.image_size "
-                "with dataset.resize=true), or allow more with dataset.max_memory_gb",
+                f"{dataset_cfg['name']}: {kept:,} images of {pixels:,} values need "
+                f"{need / 1e9:.3g} GB on {device}, more than the {limit / 1e9:.3g} GB the "
+                f"dataset may use ({source})",
+                f"take a subset with dataset.train_limit=N{smaller}, or allow more with "
+                "dataset.max_memory_gb",
             )
 
     return check
@@ -147,14 +175,14 @@ def read_source(
     dataset_cfg: Mapping[str, Any],
     data_dir: str | Path,
     cache_dir: str | Path,
-    check_memory: Callable[[int], None],
+    check_memory: Callable[[int, int], None],
 ) -> RawData:
     """Both splits whole, as 8-bit images, from the dataset's source, checked."""
     if dataset_cfg["source"] == IMAGE_FOLDER:
         raw = image_folder.read(dataset_cfg, data_dir, cache_dir, check_memory)
     else:
         raw = torchvision_source.read(dataset_cfg, data_dir, cache_dir)
-        check_memory(len(raw.train.labels) + len(raw.test.labels))
+        check_memory(len(raw.train.labels), len(raw.test.labels))
     raw.check(dataset_cfg)
     return raw
 
@@ -172,9 +200,12 @@ def load_dataset(
         dataset_cfg, data_dir, cache_dir, memory_check(dataset_cfg, device, parallel_jobs)
     )
     mean, std = normalisation(dataset_cfg, raw, cache_dir)
-    shape = (1, len(mean), 1, 1)
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(shape)
-    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(shape)
+    if len(mean) == 1:  # one channel: plain numbers, as before datasets had several channels
+        mean_t, std_t = mean[0], std[0]
+    else:
+        shape = (1, len(mean), 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(shape)
+        std_t = torch.tensor(std, dtype=torch.float32, device=device).view(shape)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     num_classes = dataset_cfg["num_classes"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cnn_study.data.files import write_json
 from cnn_study.data.raw import RawData
 from cnn_study.errors import StudyError
 
@@ -65,19 +65,15 @@ class StatsCache:
 
     def put(self, fingerprint: str, mean: list[float], std: list[float]) -> None:
         self.entries[fingerprint] = {"mean": mean, "std": std}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self.entries, indent=1))
-            os.replace(tmp, self.path)
-        except OSError as exc:  # a read-only cache only costs computing them again
-            log.debug("could not write %s: %s", self.path, exc)
+        write_json(self.path, self.entries)
 
 
 def normalisation(
     dataset_cfg: Mapping[str, Any], raw: RawData, cache_dir: str | Path
 ) -> tuple[list[float], list[float]]:
-    """(mean, std) per channel: as configured, else the training split's own."""
+    """(mean, std) per channel: as configured, else the training split's own: the whole split
+    as the files hold it, before a validation hold-out or a subset is taken (the chapter's
+    0.1307 and 0.3081 for MNIST are the same: its 60,000 training images)."""
     channels = dataset_cfg["in_channels"]
     mean = per_channel(dataset_cfg.get("mean"), channels, "dataset.mean")
     std = per_channel(dataset_cfg.get("std"), channels, "dataset.std")

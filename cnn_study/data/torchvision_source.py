@@ -22,8 +22,8 @@ from cnn_study.data.files import (
     check_idx_files,
     checksums_fingerprint,
     dataset_folder,
-    listed_names,
     missing_files,
+    required_names,
     verify_checksums,
 )
 from cnn_study.data.raw import RawData, RawSplit
@@ -32,55 +32,68 @@ from cnn_study.errors import StudyError
 log = logging.getLogger(__name__)
 
 
-def locate(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Path:
-    """The dataset's folder with every listed file in it, downloading into data_dir when
-    allowed and something is missing."""
-    folder = dataset_folder(dataset_cfg, data_dir)
-    missing = missing_files(folder, listed_names(dataset_cfg))
-    if not missing:
-        return folder
-    name = dataset_cfg["name"]
-    how = (
-        f"set CNN_STUDY_DATA_DIR=/path/to/datasets or paths.data_dir=/path/to/datasets "
-        f"(a folder holding {dataset_cfg['folder']}/)"
-    )
-    if not dataset_cfg["download"]:
-        raise StudyError(
-            f"{name} data not found: looked in {folder} (missing {', '.join(missing)}); "
-            f"{how}, or allow download with dataset.download=true"
-        )
-    log.info("%s not found in %s: downloading it into %s", name, folder, data_dir)
+def _download(dataset_cfg: Mapping[str, Any], data_dir: str | Path, folder: Path, how: str):
+    """torchvision fetches the files into data_dir (it skips what it already has)."""
+    log.info("fetching %s into %s where missing", dataset_cfg["name"], data_dir)
     cls = get_class(dataset_cfg["source"])
     try:
         for train in (True, False):
             cls(root=str(data_dir), train=train, download=True)
     except Exception as exc:
         raise StudyError(
-            f"{name} data not found in {folder} and the download failed "
+            f"{dataset_cfg['name']} data not found in {folder} and the download failed "
             f"({type(exc).__name__}: {(str(exc) or 'no detail').splitlines()[0]}); {how}"
         ) from None
-    still = missing_files(folder, listed_names(dataset_cfg))
+
+
+def locate(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Path:
+    """The dataset's folder with every required file in it, downloading into data_dir when
+    allowed and something is missing (or, where no file is listed, letting torchvision
+    decide)."""
+    folder = dataset_folder(dataset_cfg, data_dir)
+    names = required_names(dataset_cfg)
+    missing = missing_files(folder, names)
+    how = (
+        f"set CNN_STUDY_DATA_DIR=/path/to/datasets or paths.data_dir=/path/to/datasets "
+        f"(a folder holding {dataset_cfg['folder']}/)"
+    )
+    if names and not missing:
+        return folder
+    if not dataset_cfg["download"]:
+        if not names:
+            return folder  # nothing listed to look for: the reader says what it lacks
+        raise StudyError(
+            f"{dataset_cfg['name']} data not found: looked in {folder} (missing "
+            f"{', '.join(missing)}); {how}, or allow download with dataset.download=true"
+        )
+    _download(dataset_cfg, data_dir, folder, how)
+    still = missing_files(folder, names)
     if still:
         raise StudyError(
-            f"{name}: downloaded, but {folder} still lacks {', '.join(still)}: dataset.folder "
-            "or dataset.files does not match where torchvision puts this dataset; fix the YAML"
+            f"{dataset_cfg['name']}: downloaded, but {folder} still lacks {', '.join(still)}: "
+            "dataset.folder or dataset.files does not match where torchvision puts this "
+            "dataset; fix the YAML"
         )
     return folder
 
 
-def _as_nchw(data: Any, where: str) -> torch.Tensor:
-    """torchvision's .data as (N, C, H, W) uint8: (N, H, W) is greyscale, (N, H, W, C) is
-    CIFAR's channels-last layout."""
+def _as_nchw(data: Any, channels: int, where: str) -> torch.Tensor:
+    """torchvision's .data as (N, C, H, W) uint8: (N, H, W) is greyscale; a 4-d stack is
+    channels-first or channels-last (CIFAR's), told apart by dataset.in_channels."""
     images = torch.as_tensor(np.asarray(data))
     if images.dtype != torch.uint8:
         raise StudyError(f"{where}: images are {images.dtype}, not 8-bit: not supported")
     if images.ndim == 3:
         return images.unsqueeze(1)
-    if images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] not in (1, 3, 4):
-        return images.permute(0, 3, 1, 2).contiguous()
-    if images.ndim == 4:
+    if images.ndim == 4 and images.shape[1] == channels:
         return images
-    raise StudyError(f"{where}: images of shape {tuple(images.shape)} are not a stack of images")
+    if images.ndim == 4 and images.shape[-1] == channels:
+        return images.permute(0, 3, 1, 2).contiguous()
+    raise StudyError(
+        f"{where}: images of shape {tuple(images.shape)} have no axis of "
+        f"dataset.in_channels={channels} channels",
+        "set dataset.in_channels to the images' channel count",
+    )
 
 
 def _read_split(dataset_cfg: Mapping[str, Any], data_dir: Path, folder: Path, train: bool):
@@ -89,11 +102,13 @@ def _read_split(dataset_cfg: Mapping[str, Any], data_dir: Path, folder: Path, tr
         ds = cls(root=str(data_dir), train=train, download=False)
     except Exception as exc:
         detail = (str(exc) or type(exc).__name__).splitlines()[0]
-        raise StudyError(
-            f"{cls.__name__} could not read {folder} ({detail})",
-            "fetch the files again, or let torchvision do it with dataset.download=true",
-        ) from None
-    images = _as_nchw(ds.data, str(folder))
+        fetch = "fetch the files again" + (
+            ""
+            if dataset_cfg["download"]
+            else ", or let torchvision do it with dataset.download=true"
+        )
+        raise StudyError(f"{cls.__name__} could not read {folder} ({detail})", fetch) from None
+    images = _as_nchw(ds.data, dataset_cfg["in_channels"], str(folder))
     labels = torch.as_tensor(np.asarray(ds.targets)).long()
     return RawSplit(images, labels, where=f"{folder} ({'train' if train else 'test'} split)")
 
@@ -105,8 +120,16 @@ def read(dataset_cfg: Mapping[str, Any], data_dir: str | Path, cache_dir: str | 
     files = list(dataset_cfg.get("files") or [])
     fingerprint = None
     if dataset_cfg["verify"]:
-        verify_checksums(folder, files, ChecksumCache(Path(cache_dir) / "verified.json"))
-        fingerprint = checksums_fingerprint(files)
+        cache = ChecksumCache(Path(cache_dir) / "verified.json")
+        if verify_checksums(folder, files, cache):
+            fingerprint = checksums_fingerprint(files)
+        else:  # what was read is only known by its structure: identify it by its contents
+            log.warning(
+                "%s: optional files with checksums are absent from %s; the files read are "
+                "checked by their structure only",
+                dataset_cfg["name"],
+                folder,
+            )
     train = _read_split(dataset_cfg, Path(data_dir), folder, train=True)
     test = _read_split(dataset_cfg, Path(data_dir), folder, train=False)
     if fingerprint is None:  # unverified files: identify them by what was read

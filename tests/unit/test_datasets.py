@@ -8,12 +8,14 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
+import yaml
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
@@ -205,22 +207,88 @@ def test_a_dataset_larger_than_its_memory_stops_before_decoding(
     monkeypatch.setattr(image_folder, "_decode", lambda *a: pytest.fail("decoded"))
     with pytest.raises(StudyError) as err:
         load_dataset({**dcfg, "max_memory_gb": 1e-6}, formats["root"], tmp_path / "cache", CPU)
-    message = str(err.value)
-    assert "54 images of 3x16x16 need" in message and "dataset.max_memory_gb=1e-06" in message
-    assert "dataset.train_limit" in message and "\n" not in message
+    message = one_line(err)
+    assert "54 images of 768 values need" in message and "dataset.max_memory_gb=1e-06" in message
+    assert "dataset.train_limit=N, smaller images" in message
 
 
-def test_the_default_memory_limit_is_what_the_machine_has_free(
+def test_the_memory_needed_is_that_of_the_images_kept(generated, formats, tmp_path):
+    """The fix the message offers works: a subset needs only its own memory."""
+    _, dcfg = generated_configs(generated)["leaves"]
+    pixels = 3 * 16 * 16
+    # 36 + 18 images read (8-bit), 3 + 2 kept (float32, and their 8-bit copy) on the CPU
+    need = 54 * pixels + 5 * pixels * 5
+    small = {**dcfg, "train_limit": 3, "test_limit": 2, "max_memory_gb": need / 1e9}
+    assert len(load_dataset(small, formats["root"], tmp_path / "cache", CPU).train) == 3
+    with pytest.raises(StudyError, match="5 images of 768 values need"):
+        load_dataset({**small, "max_memory_gb": (need - 1) / 1e9}, formats["root"], tmp_path, CPU)
+
+
+def test_the_default_memory_limit_is_a_share_of_the_machines_memory(
     generated, formats, tmp_path, monkeypatch
 ):
     _, dcfg = generated_configs(generated)["leaves"]
     from cnn_study.data import load
 
-    monkeypatch.setattr(load, "available_memory", lambda device: 54 * 3 * 16 * 16 * 4)
-    with pytest.raises(StudyError, match="80% of the memory free on cpu, shared by 2"):
+    need = 54 * 3 * 16 * 16 * (1 + 4 + 1)
+    monkeypatch.setattr(load, "total_memory", lambda device: need / 0.8 * 1.5)
+    with pytest.raises(StudyError, match=r"80% of the .* GB of cpu, shared by 2 parallel runs"):
         load_dataset(dcfg, formats["root"], tmp_path / "cache", CPU, parallel_jobs=2)
-    monkeypatch.setattr(load, "available_memory", lambda device: 2 * 54 * 3 * 16 * 16 * 4)
     assert len(load_dataset(dcfg, formats["root"], tmp_path / "cache", CPU).train) == 36
+
+
+def test_a_torchvision_source_is_not_offered_a_resize(formats, tmp_path):
+    cfg = config(formats, tmp_path, "kmnist")
+    with pytest.raises(StudyError) as err:
+        load_dataset(dataset_dict(cfg, max_memory_gb=1e-6), formats["root"], tmp_path, CPU)
+    assert "resize" not in one_line(err) and "dataset.train_limit=N, or allow more" in str(
+        err.value
+    )
+
+
+def test_kmnist_without_its_archives_is_read_by_structure_alone(formats, tmp_path, caplog):
+    root = tmp_path / "data"
+    shutil.copytree(formats["root"] / "KMNIST", root / "KMNIST")
+    for archive in (root / "KMNIST" / "raw").glob("*.gz"):
+        archive.unlink()
+    cfg = config(formats, tmp_path, "kmnist")  # its own YAML: archives optional, MD5 listed
+    dcfg = dataset_dict(cfg, verify=True, download=True)
+    data = load_dataset(dcfg, root, tmp_path / "cache", CPU)  # no download: the IDX are there
+    assert len(data.train) == 200
+    assert "checked by their structure only" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("shape", "permuted"), [((5, 28, 28), None), ((5, 3, 8, 3), False), ((5, 4, 4, 3), True)]
+)
+def test_a_stack_of_images_is_read_by_its_channel_axis(shape, permuted):
+    from cnn_study.data.torchvision_source import _as_nchw
+
+    data = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    images = _as_nchw(data, 3 if len(shape) == 4 else 1, "here")
+    assert images.shape[1] == (1 if permuted is None else 3)
+    if permuted:
+        assert torch.equal(images, torch.from_numpy(data).permute(0, 3, 1, 2))
+    with pytest.raises(StudyError, match="no axis of dataset.in_channels=2 channels"):
+        _as_nchw(np.zeros((5, 4, 4, 3), np.uint8), 2, "here")
+
+
+def test_a_torchvision_class_without_listed_files_is_fetched_when_allowed(
+    formats, tmp_path, monkeypatch
+):
+    fetched = []
+    monkeypatch.setattr(
+        torchvision.datasets.KMNIST,
+        "download",
+        lambda self: fetched.append(write_kmnist(Path(self.root))),
+    )
+    cfg = config(formats, tmp_path, "kmnist")
+    dcfg = dataset_dict(cfg, files=[], download=True)
+    assert len(load_dataset(dcfg, tmp_path / "data", tmp_path / "cache", CPU).test) == 100
+    assert fetched
+    with pytest.raises(StudyError) as err:  # offline, nothing listed: torchvision's reader says
+        load_dataset({**dcfg, "download": False}, tmp_path / "none", tmp_path, CPU)
+    assert "KMNIST could not read" in one_line(err) and "dataset.download=true" in str(err.value)
 
 
 # --- image folders ----------------------------------------------------------------------
@@ -369,25 +437,61 @@ def test_per_channel_normalisation_must_match_the_channels(tmp_path):
         validate(cfg)
 
 
+# conf/dataset/fashion.yaml as the published studies' runs recorded it (at 7001608).
+PUBLISHED_FASHION = """
+name: fashion
+# The torchvision class that reads <paths.data_dir>/FashionMNIST/raw.
+torchvision_class: torchvision.datasets.FashionMNIST
+num_classes: 10
+image_size: 28
+in_channels: 1
+classes: [T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot]
+# Pixel mean and std of this dataset's own training set (after scaling to [0, 1]).
+mean: 0.2860
+std: 0.3530
+# Class-balanced subsets for quick runs; null = the whole split.
+train_limit: null
+test_limit: null
+# A class-balanced hold-out of this many training images for model selection and tuning
+# (val_loss, val_acc per epoch); 0 = none, the chapter's setting: it trains on all 60,000.
+val_size: 0
+# Which images are held out: the same for every run, seed and trial that shares it.
+split_seed: 0
+# Let torchvision download the files when they are missing (needs internet).
+download: true
+# Check each file's SHA-256 once per data folder (the result is cached in paths.cache_dir).
+verify: true
+sha256:
+  train-images-idx3-ubyte: c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888
+  train-labels-idx1-ubyte: bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9
+  t10k-images-idx3-ubyte: 5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b
+  t10k-labels-idx1-ubyte: 0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34
+"""
+
+
 def test_runs_made_before_datasets_were_described_by_data_are_the_same_runs(make_cfg):
-    """A published run's config (conf/dataset/mnist.yaml before dataset.source, label, folder
-    and files) reads as its new twin: it is skipped or resumed, never refused or regrouped."""
-    new = OmegaConf.to_container(make_cfg("dataset=mnist"), resolve=True)
-    old = OmegaConf.to_container(make_cfg("dataset=mnist"), resolve=True)
-    dataset = old["dataset"]
-    dataset["torchvision_class"] = dataset.pop("source")
-    dataset["sha256"] = {f["name"]: f["sha256"] for f in dataset.pop("files")}
-    for key in ("label", "folder", "max_memory_gb"):
-        del dataset[key]
+    """A published run's config (before dataset.source, label, folder and files) reads as
+    its new twin: it is skipped or resumed, never refused or regrouped."""
+    new = OmegaConf.to_container(make_cfg("dataset=fashion"), resolve=True)
+    old = copy.deepcopy(new)
+    old["dataset"] = yaml.safe_load(PUBLISHED_FASHION)
+    assert "torchvision_class" in old["dataset"] and "source" not in old["dataset"]
     assert config_differences(old, new) == []
-    assert flat_config(old)["dataset.source"] == "torchvision.datasets.MNIST"
+    assert flat_config(old)["dataset.folder"] == "FashionMNIST/raw"
     other = OmegaConf.to_container(make_cfg("dataset=kmnist"), resolve=True)
-    assert "dataset.source" in config_differences(old, other)
+    assert {"dataset.source", "dataset.folder"} <= set(config_differences(old, other))
+
+
+def test_another_image_folder_is_another_run(make_cfg):
+    """An image folder's files are the dataset: runs of two folders are never the same run."""
+    yours = ["dataset=image_folder", "dataset.name=leaves", "dataset.classes=[a,b]"]
+    one = OmegaConf.to_container(make_cfg(*yours, "dataset.folder=/a"), resolve=True)
+    two = OmegaConf.to_container(make_cfg(*yours, "dataset.folder=/b"), resolve=True)
+    assert config_differences(one, two) == ["dataset.folder"]
 
 
 def test_an_image_folder_must_be_named():
-    """Its name keeps its runs apart from another folder's (the folder itself is where the
-    files lie, like paths.data_dir, not what identifies a run)."""
+    """Its name labels it in run folders, tables and figures."""
     cfg = compose_config("dataset=image_folder", "dataset.folder=/x", "dataset.classes=[a,b]")
     with pytest.raises(StudyError, match=r"dataset.name is not set"):
         validate(cfg)
@@ -406,3 +510,43 @@ def test_missing_files_are_downloaded_by_torchvision_when_allowed(tmp_path, monk
     assert "dataset.download=true" in str(err.value)
     data = load_dataset({**dcfg, "download": True}, tmp_path / "data", tmp_path / "cache", CPU)
     assert len(data.train) == 200 and data.classes[:2] == ["o", "ki"]
+
+
+def test_parallel_runs_wait_for_one_decoding_and_read_its_cache(tmp_path, monkeypatch):
+    """Two runs of a sweep starting on the same new folder: the second waits while the first
+    decodes, then reads the first's cache instead of decoding the images again."""
+    folder = folder_of(tmp_path)
+    first = load_folder(folder, tmp_path)  # the tensors the first run decodes
+    cfg = compose_config(
+        *tiny_overrides(tmp_path, tmp_path),
+        "dataset=image_folder",
+        "dataset.name=leaves",
+        f"dataset.folder={folder}",
+        f"dataset.classes=[{','.join(LEAVES)}]",
+        "dataset.image_size=16",
+    )
+    dcfg = dataset_dict(cfg)
+    cache = image_folder.DecodedCache(tmp_path / "cache")
+    key = image_folder._settings_key(
+        cache.fingerprint(image_folder.list_images(dcfg, tmp_path)), dcfg
+    )
+    entry = cache.folder / f"{key}.pt"
+    saved = entry.read_bytes()
+    entry.unlink()  # as if the first run were still decoding
+    monkeypatch.setattr(image_folder, "_decode", lambda *a: pytest.fail("decoded twice"))
+    loaded, failed = [], []
+
+    def second_run():
+        try:
+            loaded.append(load_dataset(dcfg, tmp_path, tmp_path / "cache", CPU))
+        except BaseException as exc:  # noqa: BLE001  (reported by the assertion below)
+            failed.append(exc)
+
+    with cache.decoding(key):
+        worker = threading.Thread(target=second_run)
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive()  # waiting for the lock, not decoding
+        entry.write_bytes(saved)  # the first run finishes its decoding
+    worker.join(timeout=60)
+    assert not failed and torch.equal(loaded[0].train.images, first.train.images)
