@@ -33,14 +33,19 @@ def portable_run(run: str) -> str:
     return run
 
 
+# Config keys that hold a path: the paths.* group, and an image folder's own folder.
+def _is_path_key(key: str) -> bool:
+    return key.startswith("paths.") or key == "dataset.folder"
+
+
 def portable_overrides(overrides: str, root: str) -> str:
-    """A run's command-line overrides with its paths.* made portable like the rest."""
+    """A run's command-line overrides with its paths made portable like the rest."""
     if not isinstance(overrides, str):
         return overrides
     items = []
     for item in shlex.split(overrides):
         key, _, value = item.partition("=")
-        if key.startswith("paths."):
+        if _is_path_key(key):
             item = f"{key}={portable_path(value, root)}"
         items.append(shlex.quote(item))
     return " ".join(items)
@@ -56,6 +61,6 @@ def portable_runs(runs: pd.DataFrame) -> pd.DataFrame:
             for o, r in zip(runs["overrides"], runs["paths.root_dir"], strict=True)
         ]
     roots = runs["paths.root_dir"]
-    for column in [c for c in runs.columns if c.startswith("paths.") and c != "paths.root_dir"]:
+    for column in [c for c in runs.columns if _is_path_key(c) and c != "paths.root_dir"]:
         runs[column] = [portable_path(v, r) for v, r in zip(runs[column], roots, strict=True)]
     return runs.assign(**{"paths.root_dir": "."})

@@ -166,8 +166,8 @@ def reference_sentence(study: Study) -> str:
     name = study.reference
     label = study.names.get(name, name)
     if study.reference_chosen:
-        why = "chosen with `--reference`"
-    elif name == CHAPTER_REFERENCE:
+        return f"Every gap is measured from **{label}** (`{name}`), as `--reference` asked."
+    if name == CHAPTER_REFERENCE:
         why = "the default: the chapter's dataset"
     else:
         why = "the default where no run is of MNIST: the first dataset in name order"

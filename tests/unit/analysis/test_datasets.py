@@ -318,7 +318,9 @@ def test_a_chosen_reference_is_said_in_the_report(runs_of_three):
     study = summarised(runs_of_three, reference="FashionMNIST")
     _, report = report_of(study)
     assert study.gaps["a"].unique().tolist() == ["fashion"]
-    assert "Every gap is measured from **FashionMNIST** (`fashion`), chosen with" in report
+    assert (
+        "Every gap is measured from **FashionMNIST** (`fashion`), as `--reference` asked." in report
+    )
     assert "**MNIST is easier than FashionMNIST**" in report
 
 

@@ -263,6 +263,16 @@ def test_records_are_portable_and_commands_rerunnable(tmp_path, monkeypatch):
     assert "fractions of the 1,000 test images" in report and "10,000" not in report
 
 
+def test_an_image_folders_path_is_recorded_portably(tmp_path):
+    """An image folder's dataset.folder is a path on the machine that ran it, like paths.*."""
+    keys = {"source": "image_folder", "folder": "/study/images/leaves", "label": "Leaves"}
+    for seed in range(2):
+        write_run(tmp_path / "outputs", "leaves", seed, curve(0.9), dataset_keys=keys)
+    assert main([str(tmp_path / "outputs"), "--out", str(tmp_path / "an")]) == 0
+    table = pd.read_csv(tmp_path / "an" / "runs.csv")
+    assert table["dataset.folder"].unique().tolist() == ["images/leaves"]  # below root /study
+
+
 def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_report(
     tmp_path, monkeypatch, capsys
 ):
