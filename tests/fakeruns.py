@@ -16,6 +16,14 @@ from cnn_study.runs import RunFolder
 from tests.conftest import CONF, compose_config
 
 _BASE: dict[tuple[str, ...], dict[str, Any]] = {}
+# The figures a report of datasets side by side draws (the chapter and datasets kinds).
+FIGURES = [
+    "learning_curves",
+    "final_accuracy",
+    "per_class_accuracy",
+    "confusion_matrices",
+    "loss_curves",
+]
 
 
 def base_config(dataset: str, model: str = "cnn", optimizer: str = "sgd") -> dict[str, Any]:

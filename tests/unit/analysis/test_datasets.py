@@ -17,7 +17,7 @@ from cnn_study.analysis.kinds import datasets as datasets_kind
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.study import summarise_study
 from cnn_study.errors import StudyError
-from tests.fakeruns import write_run
+from tests.fakeruns import FIGURES, write_run
 
 CIFAR_CLASSES = [
     "airplane",
@@ -60,13 +60,6 @@ FINALS = {
     "cifar10": [0.598, 0.611, 0.589],
     "leaves": [0.991, 0.985, 0.993],  # within MNIST's spread: not told apart from it
 }
-FIGURES = [
-    "learning_curves",
-    "final_accuracy",
-    "per_class_accuracy",
-    "confusion_matrices",
-    "loss_curves",
-]
 
 
 def curve(final: float, epochs: int = 4) -> list[float]:

@@ -18,17 +18,10 @@ from cnn_study.analysis.kinds import chapter
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.stats import group_keys
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
-from tests.fakeruns import write_run
+from tests.fakeruns import FIGURES, write_run
 
 MNIST = [0.990, 0.992, 0.989, 0.991]
 FASHION = [0.885, 0.889, 0.887]
-FIGURES = [
-    "learning_curves",
-    "final_accuracy",
-    "per_class_accuracy",
-    "confusion_matrices",
-    "loss_curves",
-]
 
 
 def curve(final: float, epochs: int = 5) -> list[float]:
