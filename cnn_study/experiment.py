@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from cnn_study import lifecycle, loggers
-from cnn_study.data import Dataset, load_dataset
+from cnn_study.data import Dataset, image_folder, load_dataset
+from cnn_study.data.load import IMAGE_FOLDER
 from cnn_study.errors import RunFailed, StudyError
 from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
@@ -84,7 +85,7 @@ def _run_held(
     cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
 ) -> dict[str, Any]:
     job = lifecycle.Job(force=bool(cfg.force), job_id=launch.job_id, sweep_id=launch.sweep_id)
-    found = lifecycle.inspect(folder, config, job)
+    found = lifecycle.inspect(folder, config, job, _data_now(config))
     if found.results is not None:
         return found.results
     folder.path.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,17 @@ def _run_held(
         folder.record_failure(exc)
         log.error("run %s failed: %s", folder.path, exc)
         raise RunFailed(str(exc), folder.failure_file) from exc
+
+
+def _data_now(config: dict[str, Any]) -> Callable[[], str | None] | None:
+    """For an image folder, whose files are the dataset and may change under the same
+    config: its fingerprint as it is now (a finished run made from other files is not
+    skipped)."""
+    dataset = config["dataset"]
+    if dataset["source"] != IMAGE_FOLDER:
+        return None
+    paths = config["paths"]
+    return lambda: image_folder.current_fingerprint(dataset, paths["data_dir"], paths["cache_dir"])
 
 
 def _train(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,18 @@ def held(folder: RunFolder) -> Iterator[None]:
         yield
 
 
-def inspect(folder: RunFolder, config: dict[str, Any], job: Job) -> Found:
+def inspect(
+    folder: RunFolder,
+    config: dict[str, Any],
+    job: Job,
+    data_now: Callable[[], str | None] | None = None,
+) -> Found:
     """What the folder holds. force=true moves aside only what cannot be kept: another
-    config, unreadable files, or a run finished by another job."""
+    config, unreadable files, a run finished by another job, or one finished on other data.
+
+    data_now gives the data's fingerprint as it is now, for datasets whose files can change
+    under the same config (an image folder); a finished run that recorded another is not
+    skipped."""
     try:
         saved = folder.read_config()
     except StudyError as problem:
@@ -70,6 +79,9 @@ def inspect(folder: RunFolder, config: dict[str, Any], job: Job) -> Found:
         return _forced(folder, problem, job)
     if folder.is_finished():
         results = folder.read_results()
+        changed = _data_changed(folder, results, data_now)
+        if changed is not None:
+            return _forced(folder, changed, job)
         if job.force and not _same_job(results, job):
             move_aside(folder, "force=true retrains a finished run")
             return Found()
@@ -85,6 +97,25 @@ def inspect(folder: RunFolder, config: dict[str, Any], job: Job) -> Found:
         return Found(checkpoint=folder.load_checkpoint())
     except StudyError as problem:
         return _forced(folder, problem, job)
+
+
+def _data_changed(
+    folder: RunFolder, results: dict[str, Any], data_now: Callable[[], str | None] | None
+) -> StudyError | None:
+    """Why a finished run cannot be skipped: it was made from other files of its dataset."""
+    recorded = results.get("data_fingerprint")
+    if data_now is None or recorded is None:
+        return None
+    now = data_now()
+    if now is None or now == recorded:  # data that cannot be read now: the run stands
+        return None
+    return StudyError(
+        f"{folder.path} finished on other images: the dataset's folder has changed since "
+        f"(its fingerprint was {recorded[:12]}..., is now {now[:12]}...)",
+        "add force=true to move the old run aside and train on the images as they are now, "
+        "or give the changed dataset another dataset.name",
+        separator="; ",
+    )
 
 
 def _same_job(results: dict[str, Any], job: Job) -> bool:

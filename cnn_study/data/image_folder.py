@@ -284,3 +284,15 @@ def read(
     }
     # The tensors' identity: these contents, shaped by these settings.
     return RawData(train=splits["train"], test=splits["test"], fingerprint=key)
+
+
+def current_fingerprint(
+    dataset_cfg: Mapping[str, Any], data_dir: str | Path, cache_dir: str | Path
+) -> str | None:
+    """The fingerprint read() would record for the folder as it is now, without decoding it
+    (from the stamps where they still hold); None where the folder cannot be listed."""
+    try:
+        listing = list_images(dataset_cfg, data_dir)
+    except StudyError:
+        return None
+    return _settings_key(DecodedCache(cache_dir).fingerprint(listing), dataset_cfg)

@@ -558,3 +558,39 @@ def test_parallel_runs_wait_for_one_decoding_and_read_its_cache(tmp_path, monkey
         entry.write_bytes(saved)  # the first run finishes its decoding
     worker.join(timeout=60)
     assert not failed and torch.equal(loaded[0].train.images, first.train.images)
+
+
+def test_a_finished_run_on_a_changed_image_folder_is_not_skipped(tmp_path):
+    """The folder's files are the dataset: a run finished on other images is neither skipped
+    nor overwritten; force=true moves it aside and trains on the images as they are now."""
+    from cnn_study import experiment
+
+    folder = folder_of(tmp_path)
+    cfg = compose_config(
+        *tiny_overrides(tmp_path, tmp_path),
+        "dataset=image_folder",
+        "dataset.name=leaves",
+        f"dataset.folder={folder}",
+        f"dataset.classes=[{','.join(LEAVES)}]",
+        "dataset.image_size=16",
+        "trainer.epochs=1",
+    )
+    first = experiment.run(cfg, tmp_path / "run")
+    metrics = tmp_path / "run" / "metrics.csv"
+    stamp = metrics.stat().st_mtime_ns
+    assert experiment.run(cfg, tmp_path / "run") == first  # unchanged: skipped
+    assert metrics.stat().st_mtime_ns == stamp
+
+    Image.fromarray(np.full((16, 16, 3), 200, np.uint8), "RGB").save(
+        folder / "test" / "oak" / "new.png"
+    )
+    with pytest.raises(StudyError) as err:
+        experiment.run(cfg, tmp_path / "run")
+    assert "finished on other images" in one_line(err) and "force=true" in str(err.value)
+    assert metrics.stat().st_mtime_ns == stamp  # nothing written
+
+    cfg.force = True
+    second = experiment.run(cfg, tmp_path / "run")
+    assert second["test_size"] == first["test_size"] + 1
+    assert second["data_fingerprint"] != first["data_fingerprint"]
+    assert len(list(tmp_path.glob(".run.replaced-*"))) == 1  # the old run, moved aside
