@@ -1,4 +1,5 @@
-"""Which device a run uses, how many threads it takes, and PyTorch's determinism switches."""
+"""Which device a run uses, how much memory it has, how many threads it takes, and PyTorch's
+determinism switches."""
 
 from __future__ import annotations
 
@@ -51,6 +52,20 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def total_memory(device: torch.device) -> int:
+    """Bytes of memory the device has: the GPU's, or the system's RAM."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def available_cores() -> int:

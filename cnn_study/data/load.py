@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from cnn_study.data import image_folder, torchvision_source
 from cnn_study.data.normalisation import normalisation
 from cnn_study.data.raw import RawData
 from cnn_study.errors import StudyError
+from cnn_study.hardware import total_memory
 
 IMAGE_FOLDER = "image_folder"
 # Of the memory free when a run starts, the share its dataset may fill (the model, its
@@ -98,20 +98,6 @@ def validation_indices(
 
 def split_fingerprint(indices: torch.Tensor) -> str:
     return hashlib.sha256(indices.to(torch.int64).numpy().tobytes()).hexdigest()
-
-
-def total_memory(device: torch.device) -> int:
-    """Bytes of memory the device has: the GPU's, or the system's RAM."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).total_memory
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _images_kept(dataset_cfg: Mapping[str, Any], train: int, test: int) -> int:
