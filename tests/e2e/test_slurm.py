@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -145,19 +146,49 @@ def finish_sweep(sweep: subprocess.Popen, outputs: Path, log: Path, timeout: flo
 
 
 def cancel(job_ids: list[str]) -> None:
-    """Cancel the jobs still pending or running. A job that is completing (its epilog still
-    runs after its result came back) or over is left alone: scancel would record a finished
-    job as CANCELLED (seen once in CI, test a)."""
+    """Cancel the jobs still pending or running: for a sweep that failed or timed out only."""
     live = []
     for job in job_ids:
         shown = subprocess.run(
             ["scontrol", "-o", "show", "job", job], capture_output=True, text=True, timeout=30
         )
         state = dict(re.findall(r"(\w+)=(\S*)", shown.stdout)).get("JobState")
-        if shown.returncode == 0 and state not in FINAL_STATES | {"COMPLETING"}:
+        if shown.returncode == 0 and state not in FINAL_STATES:
             live.append(job)
     if live:
         subprocess.run(["scancel", *live], capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def cleaned_up(sweep: subprocess.Popen, outputs: Path) -> Iterator[None]:
+    """Leave no job behind a sweep that failed or timed out, and never touch a good one's.
+
+    A job is still RUNNING for a while after the sweep has its result: submitit reads the
+    result file that the job's Python process writes before it exits, and then the batch
+    script ends and the epilog runs (COMPLETING). Cancelling "whatever is not over" after
+    every sweep, as these tests once did in a `finally`, recorded such finished jobs as
+    CANCELLED: slurmctld's log showed the REQUEST_KILL_JOB from the test's scancel after the
+    job's result was back and before its batch script ended, and the test then read
+    CANCELLED where it expected COMPLETED (in CI, and more often on a loaded machine, where
+    that window is longer). So only a sweep that did not finish has its jobs cancelled.
+    """
+    try:
+        yield
+    except BaseException:
+        stop(sweep)
+        cancel(submitit_jobs(outputs))
+        raise
+
+
+def ended(job_id: str, timeout: float = 120) -> dict[str, str]:
+    """scontrol's record of a job once it is over (its epilog done, its state final)."""
+    deadline = time.monotonic() + timeout
+    job = scontrol_job(job_id)
+    while job.get("JobState") not in FINAL_STATES and time.monotonic() < deadline:
+        time.sleep(1)
+        job = scontrol_job(job_id)
+    assert job.get("JobState") in FINAL_STATES, f"job {job_id} is not over after {timeout} s: {job}"
+    return job
 
 
 def scontrol_job(job_id: str) -> dict[str, str]:
@@ -257,11 +288,8 @@ def test_a_sweep_runs_each_dataset_as_a_slurm_job_and_records_its_id(tmp_path, t
         "dataset=mnist,fashion",
         log=log,
     )
-    try:
+    with cleaned_up(sweep, outputs):  # a failed sweep leaves no job behind
         output = finish_sweep(sweep, outputs, log, timeout=240)
-    finally:  # a sweep that failed or timed out must not leave jobs behind
-        stop(sweep)
-        cancel(submitit_jobs(outputs))
     assert sweep.returncode == 0, output[-4000:]
     submitted = submitit_jobs(outputs)
 
@@ -271,11 +299,7 @@ def test_a_sweep_runs_each_dataset_as_a_slurm_job_and_records_its_id(tmp_path, t
     for r in results:
         assert r["launcher"] == "slurm" and r["epochs_completed"] == 1
         assert r["job_id"] in submitted, (r["job_id"], submitted)  # submitit's own folder name
-        job = scontrol_job(r["job_id"])  # and SLURM knows it as a finished job of this sweep
-        deadline = time.monotonic() + 60
-        while job["JobState"] == "COMPLETING" and time.monotonic() < deadline:
-            time.sleep(1)  # the job's epilog may still run after its result is back
-            job = scontrol_job(r["job_id"])
+        job = ended(r["job_id"])  # and SLURM knows it as a finished job of this sweep
         assert job["JobState"] == "COMPLETED" and job["Partition"] == PARTITION
         assert job["ArrayJobId"] + "_" + job["ArrayTaskId"] == r["job_id"]
         assert job["BatchHost"] == r["host"].split(".")[0]
@@ -295,7 +319,7 @@ def test_b_a_requeued_job_is_killed_and_resumes_to_the_metrics_of_an_uninterrupt
     run = [*tiny_overrides(epoch_data, tmp_path), f"trainer.epochs={epochs}"]
     outputs = tmp_path / "outputs"
     sweep = start_cli("cnn_study", "-m", *SLURM, *run, log=tmp_path / "sweep.log")
-    try:
+    with cleaned_up(sweep, outputs):  # a failed sweep leaves no job behind
         run_dir = wait_for(
             lambda: next((p.parent for p in outputs.rglob("metrics.csv")), None),
             180,
@@ -322,15 +346,8 @@ def test_b_a_requeued_job_is_killed_and_resumes_to_the_metrics_of_an_uninterrupt
 
         output = finish_sweep(sweep, outputs, tmp_path / "sweep.log", timeout=240)
         assert sweep.returncode == 0, output[-4000:]
-    finally:
-        stop(sweep)
-        cancel(submitit_jobs(outputs))
 
-    job = scontrol_job(job_id)
-    deadline = time.monotonic() + 60
-    while job["JobState"] == "COMPLETING" and time.monotonic() < deadline:
-        time.sleep(1)  # the job's epilog may still run after its result is back
-        job = scontrol_job(job_id)
+    job = ended(job_id)
     assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) >= 1, job
     results = json.loads((run_dir / "results.json").read_text())
     assert results["epochs_completed"] == epochs and results["job_id"] == job_id
@@ -391,7 +408,7 @@ def test_c_a_job_at_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
         log=log,
     )
     stopped: list[int] = []
-    try:
+    with cleaned_up(sweep, outputs):  # a failed sweep leaves no job behind
         try:
             run_dir = wait_for(
                 lambda: next((p.parent for p in outputs.rglob("metrics.csv")), None),
@@ -417,20 +434,13 @@ def test_c_a_job_at_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
         output = finish_sweep(sweep, outputs, log, timeout=360)
-    finally:
-        stop(sweep)
-        cancel(submitit_jobs(outputs))
     (job_id,) = submitit_jobs(outputs)
     assert sweep.returncode == 0, output[-4000:]
 
     run_dir = the_run_dir(outputs)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["epochs_completed"] == epochs and results["job_id"] == job_id
-    job = scontrol_job(job_id)
-    deadline = time.monotonic() + 60
-    while job["JobState"] == "COMPLETING" and time.monotonic() < deadline:
-        time.sleep(1)  # the job's epilog may still run after its result is back
-        job = scontrol_job(job_id)
+    job = ended(job_id)
     assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) >= 1, job
     assert job["TimeLimit"] == "00:01:00"
 
