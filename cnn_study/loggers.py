@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cnn_study.errors import StudyError
-from cnn_study.runs import atomic_write, metrics_columns
+from cnn_study.fileio import atomic_write, file_lock
+from cnn_study.runs import metrics_columns
 
 log = logging.getLogger(__name__)
 
@@ -342,10 +343,6 @@ def _store_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    import fcntl  # POSIX only, as are the launchers; imported here, where it is needed
-
     database = Path(uri.removeprefix("sqlite:///"))
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(database.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(database.with_name(database.name + ".lock")):
         yield

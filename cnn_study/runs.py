@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
-import fcntl
 import io
 import json
 import logging
@@ -38,6 +36,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnn_study.errors import StudyError
+from cnn_study.fileio import atomic_write, file_lock, move
 from cnn_study.settings import flatten
 
 log = logging.getLogger(__name__)
@@ -95,37 +94,6 @@ def is_incidental(key: str) -> bool:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-# Errors of a full or unwritable disk: the run stops with one line, its last checkpoint kept.
-_NO_ROOM = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (quota)"}
-_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write data to path through a temporary file and a rename.
-
-    The file at path is either the old one or the new one, never a partial write. On any
-    failure the temporary file is removed; a full or read-only disk becomes one StudyError.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and (exc.errno in _NO_ROOM or exc.errno in _NOT_WRITABLE):
-            fix = _NO_ROOM.get(exc.errno, "make it writable")
-            raise StudyError(
-                f"cannot write {path} ({exc.strerror}): {fix}, or choose another "
-                "paths.output_dir, then rerun the same command; what was already written "
-                "(the last checkpoint) is kept"
-            ) from None
-        raise
 
 
 def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -345,7 +313,7 @@ class RunFolder:
         """Keep an earlier failure's record under a dated name when the run starts again."""
         if self.failure_file.is_file():
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-            os.replace(self.failure_file, self.path / f"failure.{stamp}.json")
+            move(self.failure_file, self.path / f"failure.{stamp}.json")
 
     # --- one trainer per folder ----------------------------------------------------------
     @property
@@ -355,47 +323,15 @@ class RunFolder:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold this folder's lock; a second process waits here until the first is done.
-
-        An flock is released by the OS when its process dies, so a crashed or killed run
-        never leaves a stale lock. The file names the holder, so the waiting process can say
-        whom it waits for. Where the filesystem has no locks (some cluster filesystems
-        return ENOLCK or EOPNOTSUPP), the run goes on unlocked, with a warning.
-        """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            f = open(self.lock_file, "a+")  # noqa: SIM115 (closed below, or never opened)
-        except OSError as exc:
-            if exc.errno not in _NOT_WRITABLE:
-                raise
-            # A read-only archive: nothing can write here, this process included; a finished
-            # run is skipped, and a run that would have to write stops at its first write.
-            log.debug("%s: read-only (%s), no lock needed", self.lock_file, exc.strerror)
-            yield
-            return
-        with f:
-            try:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    f.seek(0)
-                    holder = f.read().strip() or "another process"
-                    log.warning("%s is being trained by %s: waiting for it", self.path, holder)
-                    fcntl.flock(f, fcntl.LOCK_EX)
-                    log.info("%s: the other process is done, going on", self.path)
-            except OSError as exc:
-                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                    raise
-                log.warning(
-                    "%s: this filesystem has no file locks (%s); nothing stops two processes "
-                    "from training this run at once",
-                    self.lock_file,
-                    exc.strerror,
-                )
-            f.seek(0)
-            f.truncate()
-            f.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()}\n")
-            f.flush()
+        """Hold this folder's lock; a second process waits here, naming the holder, until the
+        first is done. A crashed or killed run never leaves a stale lock; on a filesystem
+        without locks the run goes on unlocked, with a warning (fileio.file_lock)."""
+        with file_lock(
+            self.lock_file,
+            what=str(self.path),
+            doing="trained",
+            unguarded="nothing stops two processes from training this run at once",
+        ):
             yield
 
     def remove_stale_temp_files(self) -> list[Path]:
@@ -409,7 +345,7 @@ class RunFolder:
         """Rename the folder to a hidden, dated sibling (analysis skips hidden folders)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         target = self.path.with_name(f".{self.path.name}.replaced-{stamp}")
-        os.replace(self.path, target)
+        move(self.path, target)
         return target
 
 

@@ -10,17 +10,15 @@ file, not a traceback from deep inside a reader.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cnn_study.errors import StudyError
+from cnn_study.fileio import JsonCache
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +40,6 @@ def dataset_folder(dataset_cfg: Mapping[str, Any], data_dir: str | Path) -> Path
 def required_names(dataset_cfg: Mapping[str, Any]) -> list[str]:
     """The listed files a dataset cannot do without (optional ones are checked if present)."""
     return [str(f["name"]) for f in dataset_cfg.get("files") or [] if not f.get("optional")]
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write a cache file through a rename; a cache that cannot be written only costs the
-    work again next time, so a failure is logged, never raised."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        log.debug("could not write the cache file %s: %s", path, exc)
 
 
 def missing_files(folder: Path, names: Sequence[str]) -> list[str]:
@@ -86,10 +70,7 @@ class ChecksumCache:
 
     def __init__(self, path: Path):
         self.path = path
-        try:
-            self._entries: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            self._entries = {}
+        self._entries = JsonCache(path)
 
     @staticmethod
     def _key(file: Path) -> tuple[str, list[int]]:
@@ -105,8 +86,7 @@ class ChecksumCache:
 
     def remember(self, file: Path, algorithm: str, digest: str) -> None:
         name, stamp = self._key(file)
-        self._entries[name] = {"stamp": stamp, "algorithm": algorithm, algorithm: digest}
-        write_json(self.path, self._entries)
+        self._entries.put(name, {"stamp": stamp, "algorithm": algorithm, algorithm: digest})
 
 
 def verify_checksums(

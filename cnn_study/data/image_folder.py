@@ -10,7 +10,6 @@ times, so a second run does not even re-read the images to hash them.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -24,9 +23,10 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from cnn_study.data.files import dataset_folder, write_json
+from cnn_study.data.files import dataset_folder
 from cnn_study.data.raw import RawData, RawSplit
 from cnn_study.errors import StudyError
+from cnn_study.fileio import JsonCache, atomic_file, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +180,7 @@ class DecodedCache:
     def __init__(self, cache_dir: str | Path):
         self.folder = Path(cache_dir) / "image_folders"
         self.index_file = self.folder / "index.json"
-        try:
-            self.index: dict[str, Any] = json.loads(self.index_file.read_text())
-        except (OSError, ValueError):
-            self.index = {}
+        self.index = JsonCache(self.index_file)
 
     def fingerprint(self, listing: Listing) -> str:
         """The folder's contents fingerprint: remembered while its stamp holds, else hashed."""
@@ -192,8 +189,7 @@ class DecodedCache:
         if known and known.get("stamp") == stamp:
             return known["fingerprint"]
         fingerprint = listing.contents()
-        self.index[key] = {"stamp": stamp, "fingerprint": fingerprint}
-        write_json(self.index_file, self.index)
+        self.index.put(key, {"stamp": stamp, "fingerprint": fingerprint})
         return fingerprint
 
     def load(self, key: str) -> dict[str, torch.Tensor] | None:
@@ -208,29 +204,19 @@ class DecodedCache:
 
     def save(self, key: str, tensors: dict[str, torch.Tensor]) -> None:
         path = self.folder / f"{key}.pt"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            torch.save(tensors, tmp)  # straight to the file: no second copy in memory
-            os.replace(tmp, path)
+            with atomic_file(path) as tmp:
+                torch.save(tensors, tmp)  # straight to the file: no second copy in memory
         except (OSError, RuntimeError) as exc:  # torch.save's I/O errors are RuntimeErrors
             # A cache that cannot be written only costs decoding again next time.
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             log.warning("could not write the image cache %s: %s", path, exc)
 
     @contextlib.contextmanager
     def decoding(self, key: str) -> Iterator[None]:
         """Held while one process decodes a folder: the parallel runs of a sweep wait for it
         and then read its cache, rather than all decoding the same images at once."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            lock = (self.folder / f"{key}.lock").open("a")
-        except OSError:  # no cache to share: decode alone
-            yield
-            return
-        with lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with file_lock(self.folder / f"{key}.lock", optional=True):  # no cache: decode alone
             yield
 
 

@@ -3,7 +3,6 @@ split's own, computed once per dataset contents and cached under the cache folde
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,9 +10,9 @@ from typing import Any
 
 import torch
 
-from cnn_study.data.files import write_json
 from cnn_study.data.raw import RawData
 from cnn_study.errors import StudyError
+from cnn_study.fileio import JsonCache
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +53,14 @@ class StatsCache:
 
     def __init__(self, cache_dir: str | Path):
         self.path = Path(cache_dir) / "normalisation.json"
-        try:
-            self.entries: dict[str, Any] = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self.entries = {}
+        self.entries = JsonCache(self.path)
 
     def get(self, fingerprint: str) -> tuple[list[float], list[float]] | None:
         entry = self.entries.get(fingerprint)
         return (entry["mean"], entry["std"]) if entry else None
 
     def put(self, fingerprint: str, mean: list[float], std: list[float]) -> None:
-        self.entries[fingerprint] = {"mean": mean, "std": std}
-        write_json(self.path, self.entries)
+        self.entries.put(fingerprint, {"mean": mean, "std": std})
 
 
 def normalisation(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import io
 import logging
 import math
@@ -43,7 +42,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from cnn_study.errors import StudyError
-from cnn_study.runs import atomic_write
+from cnn_study.fileio import atomic_write, file_lock
 from cnn_study.settings import check_tunable
 
 log = logging.getLogger(__name__)
@@ -157,13 +156,12 @@ class OptunaSweeper(Sweeper):
         if file is None:
             yield
             return
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with open(file.with_name(f".{file.name}.lock"), "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.warning("another process is running this search (%s): waiting for it", file)
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with file_lock(
+            file.with_name(f".{file.name}.lock"),
+            what=f"this search ({file})",
+            doing="run",
+            unguarded="nothing stops two processes from continuing this search at once",
+        ):
             yield
 
     def _study(self) -> optuna.Study:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cnn_study import experiment, runs
+from cnn_study import experiment, fileio
 from cnn_study.errors import RunFailed, StudyError
 from cnn_study.runs import RunFolder
 
@@ -126,7 +126,7 @@ def test_a_failing_write_leaves_the_checkpoint_and_no_temporary_file(
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real_fsync(fd)
 
-    monkeypatch.setattr(runs.os, "fsync", fsync_full_on_second_checkpoint)
+    monkeypatch.setattr(fileio.os, "fsync", fsync_full_on_second_checkpoint)
     with pytest.raises(RunFailed) as err:
         experiment.run(cfg, tmp_path / "run")
     assert isinstance(err.value.cause, StudyError)
@@ -136,7 +136,7 @@ def test_a_failing_write_leaves_the_checkpoint_and_no_temporary_file(
     folder = RunFolder(tmp_path / "run")
     assert not list(folder.path.glob(".*.tmp"))
     assert folder.load_checkpoint()["epoch"] == 1
-    monkeypatch.setattr(runs.os, "fsync", real_fsync)
+    monkeypatch.setattr(fileio.os, "fsync", real_fsync)
     trained = count_epochs(monkeypatch)
     experiment.run(cfg, tmp_path / "run")
     assert len(trained) == 2 and folder.is_finished()
