@@ -25,6 +25,10 @@ FOLDERS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
 # Folders whose every test is slow: processes started as a user would, or the real data.
 SLOW_FOLDERS = [Path(__file__).parent / name for name in ("e2e", "realdata")]
 
+# Every test names its data folder; the variable that README's set-up exports for a user's
+# runs must not change what a test sees (in process or in the commands it starts).
+os.environ.pop("CNN_STUDY_DATA_DIR", None)
+
 pytest_plugins = ["pytester"]  # tests/unit/test_ci.py runs pytest on tests written there
 
 
@@ -104,8 +108,7 @@ def make_cfg(tiny_data, tmp_path):
 
 def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300):
     """python -m <args> in a subprocess, as a user would type it."""
-    full_env = {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
-    full_env.update(env or {})
+    full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", *args],
         cwd=cwd,

@@ -1,7 +1,6 @@
 """The command line as a user types it: sweeps, re-runs, failures and bad input."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -102,12 +101,10 @@ def bad_inputs(finished_run, tiny_data):
     mostly Python's start and PyTorch's import, so side by side they take half the time on
     two cores. With the folder's files from before any of them ran."""
     before = snapshot(finished_run / "outputs")
-    env = {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
     started = {
         name: subprocess.Popen(
             [sys.executable, "-m", "cnn_study", *tiny_overrides(tiny_data, finished_run), *args],
             cwd=ROOT,
-            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

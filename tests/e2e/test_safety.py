@@ -30,7 +30,6 @@ def interruptible() -> None:
 
 def cli(tmp_path, data_dir, *overrides, **popen):
     """The CLI as a user starts it from a terminal, in the background."""
-    env = {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
     popen.setdefault("preexec_fn", interruptible)
     return subprocess.Popen(
         # Flags (-m) before the overrides, as Hydra's command line wants them.
@@ -38,7 +37,6 @@ def cli(tmp_path, data_dir, *overrides, **popen):
         + [o for o in overrides if o == "-m"]
         + [*tiny_overrides(data_dir, tmp_path), *(o for o in overrides if o != "-m")],
         cwd=ROOT,
-        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,  # Hydra logs to stdout; one stream keeps the order
         text=True,

@@ -4,7 +4,6 @@ search without training a finished trial again."""
 
 import csv
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -93,12 +92,10 @@ def test_a_search_killed_in_its_third_trial_resumes_and_ends_with_exactly_its_bu
     # One trial at a time, each long enough (4 epochs of 1,150 images) to be caught mid-way
     # on a machine 3x faster than this one.
     args = _search(data, tmp_path, "hydra.sweeper.n_jobs=1", "trainer.batch_size=16", epochs=4)
-    env = {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
     study_dir = tmp_path / "outputs" / "tune-chapter-fashion"
     process = subprocess.Popen(
         [sys.executable, "-m", *args],
         cwd=ROOT,
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -81,18 +81,12 @@ def slurm_cluster() -> None:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def cli_env() -> dict[str, str]:
-    """The environment run_cli gives a command: the data folder comes from the overrides."""
-    return {k: v for k, v in os.environ.items() if k != "CNN_STUDY_DATA_DIR"}
-
-
 def start_cli(*args: str, log: Path) -> subprocess.Popen:
     """python -m <args> in the background, its output into log."""
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", *args],
             cwd=ROOT,
-            env=cli_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
