@@ -85,7 +85,7 @@ def _run_held(
     cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
 ) -> dict[str, Any]:
     job = lifecycle.Job(force=bool(cfg.force), job_id=launch.job_id, sweep_id=launch.sweep_id)
-    found = lifecycle.inspect(folder, config, job, _data_now(config))
+    found = lifecycle.prepare_folder(folder, config, job, _data_now(config))
     if found.results is not None:
         return found.results
     folder.path.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,6 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnn_study.errors import StudyError
-from cnn_study.settings import flatten
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +54,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A run folder's status, as the analysis counts it (RunFolder.status).
 COMPLETE, INCOMPLETE, FAILED = "complete", "incomplete", "failed"
 
-# Config keys that change where or how fast a run goes, never what it measures: a run may be
-# resumed, or counted as finished, with these changed.
-INCIDENTAL_KEYS = (
-    "paths.",
-    "force",
-    "trainer.device",
-    "trainer.num_threads",
-    "trainer.progress",
-    "trainer.eval_batch_size",
-    "trainer.cuda_graphs",
-    "logger.",
-    "dataset.download",
-    "dataset.verify",
-    "dataset.label",  # a display name
-    "dataset.files",  # their names and checksums: what is checked, not what is measured
-    "dataset.sha256.",  # the checksums' key before dataset.files
-    "dataset.max_memory_gb",
-    "objective",
-)
-# Keys added after runs were published, with the value that means what the older runs did: an
-# older run lacking the key is the same run as a new one with this value.
-_LATER_DEFAULTS = {"dataset.val_size": 0, "dataset.split_seed": 0}
-# Keys renamed after runs were published: an older run's key is read under its new name.
-_RENAMED = {"dataset.torchvision_class": "dataset.source"}
-
 
 def metrics_columns(validation: bool) -> list[str]:
     """metrics.csv's columns: the validation pair, where there is one, before the test pair."""
@@ -87,10 +61,6 @@ def metrics_columns(validation: bool) -> list[str]:
         return list(METRICS_COLUMNS)
     at = METRICS_COLUMNS.index("test_loss")
     return [*METRICS_COLUMNS[:at], *VAL_COLUMNS, *METRICS_COLUMNS[at:]]
-
-
-def is_incidental(key: str) -> bool:
-    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in INCIDENTAL_KEYS)
 
 
 def now() -> str:
@@ -126,23 +96,6 @@ def atomic_write(path: Path, data: bytes | str) -> None:
                 "(the last checkpoint) is kept"
             ) from None
         raise
-
-
-def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A run's config as flat keys, with the keys added after older runs were made filled in
-    with the values that mean what those runs did: an old run and its new twin read alike."""
-    flat = _LATER_DEFAULTS | {_RENAMED.get(k, k): v for k, v in flatten(config).items()}
-    source = flat.get("dataset.source")
-    if "dataset.folder" not in flat and isinstance(source, str):
-        # Before dataset.folder, a torchvision dataset's files lay in <ClassName>/raw.
-        flat["dataset.folder"] = f"{source.rsplit('.', 1)[-1]}/raw"
-    return flat
-
-
-def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Keys whose values differ between two configs, incidental keys left out."""
-    a, b = flat_config(old), flat_config(new)
-    return sorted(k for k in a.keys() | b.keys() if not is_incidental(k) and a.get(k) != b.get(k))
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
     changing it would start a new run; and a key left out of folder names must be one a
     resume may ignore, a factor with a folder level of its own, or a bundle's selector."""
     from cnn_study.factors import FOLDER_LEVELS
-    from cnn_study.runs import is_incidental
+    from cnn_study.run_identity import is_incidental
     from cnn_study.settings import flatten
 
     excluded = set(_hydra_default()["job"]["config"]["override_dirname"]["exclude_keys"])

@@ -12,7 +12,8 @@ import torch
 from cnn_study import experiment
 from cnn_study.data import load_dataset, validation_indices
 from cnn_study.errors import StudyError
-from cnn_study.runs import METRICS_COLUMNS, RunFolder, config_differences, metrics_columns
+from cnn_study.run_identity import config_differences
+from cnn_study.runs import METRICS_COLUMNS, RunFolder, metrics_columns
 from cnn_study.settings import check_tunable, validate
 from tests.conftest import make_dataset
 
