@@ -9,9 +9,10 @@ folder holds
     .hydra/hydra.yaml      Hydra's record of the run, with the config options it was made of
     metrics.csv            one row per finished epoch (METRICS_COLUMNS)
     checkpoint.pt          model, optimizer, history and every random state, after each epoch
-    results.json           written once, when the last epoch is done
+    results.json           written once, when the last epoch is done (cnn_study/results.py)
     failure.json           written when the run stopped with an error
 
+Which run a folder holds is its saved config, compared through cnn_study/run_identity.py.
 Every file is written to a temporary name and renamed into place, so a crash mid-write never
 leaves a broken file behind.
 """
@@ -38,6 +39,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnn_study.errors import StudyError
+from cnn_study.results import Results
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,7 @@ class RunStatus:
     state: str  # COMPLETE, INCOMPLETE or FAILED
     epochs_recorded: int  # rows of metrics.csv (0 where it is missing or unreadable)
     metrics: list[dict[str, float]] | None  # metrics.csv's rows; None: missing or unreadable
-    results: dict[str, Any] | None  # results.json; None: missing or unreadable
+    results: Results | None  # results.json; None: missing or unreadable
     error: str | None  # failure.json's error, for a failed run
     unreadable: dict[Path, str] = field(default_factory=dict)  # file -> why it was not read
 
@@ -218,10 +220,11 @@ class RunFolder:
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
 
     # --- outcome ------------------------------------------------------------------------
-    def write_results(self, results: Mapping[str, Any]) -> None:
+    def write_results(self, results: Results) -> None:
         atomic_write(self.results_file, json.dumps(results, indent=2))
 
-    def read_results(self) -> dict[str, Any] | None:
+    def read_results(self) -> Results | None:
+        """results.json; a run older than one of its keys lacks that key."""
         if not self.results_file.is_file():
             return None
         return json.loads(self.results_file.read_text())
