@@ -26,6 +26,7 @@ from cnn_study.settings import flatten
 INCIDENTAL_KEYS = (
     "paths.",
     "force",
+    "runs_per_machine",  # set by the launcher preset
     "trainer.device",
     "trainer.num_threads",
     "trainer.progress",
