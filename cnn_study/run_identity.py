@@ -44,7 +44,16 @@ INCIDENTAL_KEYS = (
 # Keys added after runs were published, with the value that means what the older runs did: an
 # older run lacking the key is the same run as a new one with this value. Without an entry,
 # every run folder made before the key existed stops with "holds a run with another config".
-LATER_DEFAULTS: dict[str, Any] = {"dataset.val_size": 0, "dataset.split_seed": 0}
+LATER_DEFAULTS: dict[str, Any] = {
+    "dataset.val_size": 0,
+    "dataset.split_seed": 0,
+    "recipe": None,
+    # Before schedules were a factor, the rate stayed constant: conf/scheduler/none.yaml.
+    "scheduler._target_": "torch.optim.lr_scheduler.ConstantLR",
+    "scheduler._partial_": True,
+    "scheduler.factor": 1.0,
+    "scheduler.total_iters": 0,
+}
 # Keys renamed after runs were published: an older run's key is read under its new name.
 RENAMED = {"dataset.torchvision_class": "dataset.source"}
 
