@@ -20,7 +20,7 @@ def main(cfg: DictConfig) -> float | None:
     logging.raiseExceptions = False
     run_dir = launch.run_dir()
     try:
-        results = experiment.run(cfg, run_dir, launch.from_hydra())
+        results = experiment.run(cfg, run_dir, launch.from_hydra(cfg))
     except Exception as exc:
         if launch.in_sweep():
             # The sweep goes on with its other runs; at its end, the ReportFailures callback

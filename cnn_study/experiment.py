@@ -30,6 +30,7 @@ from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
 from cnn_study.loggers import RunLogger
 from cnn_study.model import count_parameters
+from cnn_study.results import Results
 from cnn_study.runs import RunFolder, now
 from cnn_study.settings import validate
 from cnn_study.signals import Stopped
@@ -85,7 +86,7 @@ def _run_held(
     cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
 ) -> dict[str, Any]:
     job = lifecycle.Job(force=bool(cfg.force), job_id=launch.job_id, sweep_id=launch.sweep_id)
-    found = lifecycle.inspect(folder, config, job, _data_now(config))
+    found = lifecycle.prepare_folder(folder, config, job, _data_now(config))
     if found.results is not None:
         return found.results
     folder.path.mkdir(parents=True, exist_ok=True)
@@ -157,11 +158,11 @@ def _train(
     )
     try:
         last = _epochs(cfg, state, data, folder, live)
-        results = {
+        results = Results(
             **_measurements(config, data, state, last, time.perf_counter() - started),
             **_provenance(config, device, threads, launch),
-            "config": config,
-        }
+            config=config,
+        )
         folder.write_results(results)
         live.log_final(results)
     finally:
@@ -308,7 +309,8 @@ def _measurements(
     last: Evaluation,
     session_seconds: float,
 ) -> dict[str, Any]:
-    """What the run measured: results.json's numbers, up to when it finished."""
+    """What the run measured: results.json's numbers, up to when it finished (the keys and
+    their meaning: cnn_study/results.py)."""
     history = state.history
     # Chosen on the test set: an optimistic bound, never a model-selection number.
     best = max(history, key=lambda row: row["test_acc"])  # the first epoch at the best accuracy

@@ -6,8 +6,13 @@ or a plain label (recipe=tuned-fashion). From this list follow the run-folder le
 runs by and the names it labels them with, the hparams sent to live loggers, and the
 factor rows of a report's "what was run" table.
 
-A new factor (augmentation, say) is its conf/<group>/*.yaml files and one line here (plus a
-folder level in conf/hydra/default.yaml if its runs should sit in folders of their own).
+A new factor (augmentation, say) is more than its conf/<group>/*.yaml files and one line here:
+run folders are named and found again by their config, so it also needs
+  - conf/hydra/default.yaml: a folder level, or its incidental keys in exclude_keys;
+  - cnn_study/run_identity.py: its incidental keys in INCIDENTAL_KEYS, and in LATER_DEFAULTS
+    the value of each new key that means what older runs did (without it, every existing run
+    folder stops with "holds a run with another config").
+The steps, and the tests that check each: docs/adding-a-factor.md.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from cnn_study.errors import RunFailed
+from cnn_study.errors import RunFailed, StudyError
 from cnn_study.experiment import Launch
 from cnn_study.hardware import available_cores
 from cnn_study.runs import RunFolder
@@ -19,18 +20,40 @@ from cnn_study.runs import RunFolder
 log = logging.getLogger(__name__)
 
 
-def _parallel_jobs(hydra) -> int:
-    """How many runs the launcher starts at once on this machine (they share its cores)."""
-    target = str(hydra.launcher.get("_target_", ""))
-    if "JoblibLauncher" in target:
-        n_jobs = hydra.launcher.get("n_jobs") or 1
-        return (
-            n_jobs if n_jobs > 0 else max(1, available_cores() + 1 + n_jobs)
-        )  # joblib: -1 = all cores
-    if "submitit_launcher.LocalLauncher" in target:
-        # submitit's local executor starts a whole sweeper batch at once.
-        return max(1, int(hydra.sweeper.get("max_batch_size") or available_cores()))
-    return 1  # basic runs one at a time; on SLURM each job has its own allocated cores
+# The job config's key by which a launcher preset (conf/hydra/launcher/*.yaml) declares how
+# many runs it trains at once on one machine: they share its cores (trainer.num_threads=auto)
+# and its memory. A number; -1 = one per core (joblib's n_jobs=-1, -2 = all cores but one...);
+# null = as many as it is handed at once (a sweeper's whole batch), counted as one per core.
+RUNS_PER_MACHINE = "runs_per_machine"
+# Launchers whose share is known without a declaration: Hydra's own runs one job at a time.
+_ONE_AT_A_TIME = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher",)
+_UNDECLARED = object()
+
+
+def _parallel_jobs(cfg: DictConfig, hydra: DictConfig) -> int:
+    """How many runs the launcher starts at once on this machine, as its preset declares."""
+    declared = OmegaConf.select(cfg, RUNS_PER_MACHINE, default=_UNDECLARED)
+    if declared is _UNDECLARED:
+        target = str(hydra.launcher.get("_target_", ""))
+        if target not in _ONE_AT_A_TIME:
+            preset = hydra.runtime.choices.get("hydra/launcher") or target
+            log.warning(
+                "hydra/launcher=%s does not say how many runs share a machine: counting 1 (each "
+                "run takes every core); add `%s: N` to its preset (# @package _global_), or "
+                "+%s=N",
+                preset,
+                RUNS_PER_MACHINE,
+                RUNS_PER_MACHINE,
+            )
+        return 1
+    if declared is None:
+        return available_cores()
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared == 0:
+        raise StudyError(
+            f"{RUNS_PER_MACHINE} must be a number of runs, -1 (one per core) or null, "
+            f"got {declared!r}: e.g. {RUNS_PER_MACHINE}=2"
+        )
+    return declared if declared > 0 else max(1, available_cores() + 1 + declared)
 
 
 def _job_id() -> str | None:
@@ -42,12 +65,12 @@ def _job_id() -> str | None:
         return os.environ.get("SLURM_JOB_ID")
 
 
-def from_hydra() -> Launch:
+def from_hydra(cfg: DictConfig) -> Launch:
     hydra = HydraConfig.get()
     launcher = hydra.runtime.choices.get("hydra/launcher") or "basic"
     return Launch(
         launcher=launcher,
-        parallel_jobs=_parallel_jobs(hydra),
+        parallel_jobs=_parallel_jobs(cfg, hydra),
         job_id=_job_id(),
         host=socket.gethostname(),
         overrides=list(hydra.overrides.task),

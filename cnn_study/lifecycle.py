@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cnn_study.errors import StudyError
-from cnn_study.runs import RunFolder, config_differences
+from cnn_study.run_identity import config_differences
+from cnn_study.runs import RunFolder
 from cnn_study.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,16 @@ def held(folder: RunFolder) -> Iterator[None]:
         yield
 
 
-def inspect(
+def prepare_folder(
     folder: RunFolder,
     config: dict[str, Any],
     job: Job,
     data_now: Callable[[], str | None] | None = None,
 ) -> Found:
-    """What the folder holds. force=true moves aside only what cannot be kept: another
-    config, unreadable files, a run finished by another job, or one finished on other data.
+    """Ready the folder for this run and say what it holds to build on: a finished run to
+    skip, a checkpoint to resume, or nothing. What cannot be kept (another config, unreadable
+    files, a run finished by another job, or one finished on other data) stops the run, or
+    with force=true is moved aside.
 
     data_now gives the data's fingerprint as it is now, for datasets whose files can change
     under the same config (an image folder); a finished run that recorded another is not

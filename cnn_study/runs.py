@@ -9,9 +9,10 @@ folder holds
     .hydra/hydra.yaml      Hydra's record of the run, with the config options it was made of
     metrics.csv            one row per finished epoch (METRICS_COLUMNS)
     checkpoint.pt          model, optimizer, history and every random state, after each epoch
-    results.json           written once, when the last epoch is done
+    results.json           written once, when the last epoch is done (cnn_study/results.py)
     failure.json           written when the run stopped with an error
 
+Which run a folder holds is its saved config, compared through cnn_study/run_identity.py.
 Every file is written to a temporary name and renamed into place, so a crash mid-write never
 leaves a broken file behind.
 """
@@ -37,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnn_study.errors import StudyError
 from cnn_study.fileio import atomic_write, file_lock, move
-from cnn_study.settings import flatten
+from cnn_study.results import Results
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +55,6 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # A run folder's status, as the analysis counts it (RunFolder.status).
 COMPLETE, INCOMPLETE, FAILED = "complete", "incomplete", "failed"
 
-# Config keys that change where or how fast a run goes, never what it measures: a run may be
-# resumed, or counted as finished, with these changed.
-INCIDENTAL_KEYS = (
-    "paths.",
-    "force",
-    "trainer.device",
-    "trainer.num_threads",
-    "trainer.progress",
-    "trainer.eval_batch_size",
-    "trainer.cuda_graphs",
-    "logger.",
-    "dataset.download",
-    "dataset.verify",
-    "dataset.label",  # a display name
-    "dataset.files",  # their names and checksums: what is checked, not what is measured
-    "dataset.sha256.",  # the checksums' key before dataset.files
-    "dataset.max_memory_gb",
-    "objective",
-)
-# Keys added after runs were published, with the value that means what the older runs did: an
-# older run lacking the key is the same run as a new one with this value.
-_LATER_DEFAULTS = {"dataset.val_size": 0, "dataset.split_seed": 0}
-# Keys renamed after runs were published: an older run's key is read under its new name.
-_RENAMED = {"dataset.torchvision_class": "dataset.source"}
-
 
 def metrics_columns(validation: bool) -> list[str]:
     """metrics.csv's columns: the validation pair, where there is one, before the test pair."""
@@ -88,29 +64,8 @@ def metrics_columns(validation: bool) -> list[str]:
     return [*METRICS_COLUMNS[:at], *VAL_COLUMNS, *METRICS_COLUMNS[at:]]
 
 
-def is_incidental(key: str) -> bool:
-    return any(key == k or (k.endswith(".") and key.startswith(k)) for k in INCIDENTAL_KEYS)
-
-
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A run's config as flat keys, with the keys added after older runs were made filled in
-    with the values that mean what those runs did: an old run and its new twin read alike."""
-    flat = _LATER_DEFAULTS | {_RENAMED.get(k, k): v for k, v in flatten(config).items()}
-    source = flat.get("dataset.source")
-    if "dataset.folder" not in flat and isinstance(source, str):
-        # Before dataset.folder, a torchvision dataset's files lay in <ClassName>/raw.
-        flat["dataset.folder"] = f"{source.rsplit('.', 1)[-1]}/raw"
-    return flat
-
-
-def config_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Keys whose values differ between two configs, incidental keys left out."""
-    a, b = flat_config(old), flat_config(new)
-    return sorted(k for k in a.keys() | b.keys() if not is_incidental(k) and a.get(k) != b.get(k))
 
 
 @dataclass(frozen=True)
@@ -120,7 +75,7 @@ class RunStatus:
     state: str  # COMPLETE, INCOMPLETE or FAILED
     epochs_recorded: int  # rows of metrics.csv (0 where it is missing or unreadable)
     metrics: list[dict[str, float]] | None  # metrics.csv's rows; None: missing or unreadable
-    results: dict[str, Any] | None  # results.json; None: missing or unreadable
+    results: Results | None  # results.json; None: missing or unreadable
     error: str | None  # failure.json's error, for a failed run
     unreadable: dict[Path, str] = field(default_factory=dict)  # file -> why it was not read
 
@@ -233,10 +188,11 @@ class RunFolder:
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in rows]
 
     # --- outcome ------------------------------------------------------------------------
-    def write_results(self, results: Mapping[str, Any]) -> None:
+    def write_results(self, results: Results) -> None:
         atomic_write(self.results_file, json.dumps(results, indent=2))
 
-    def read_results(self) -> dict[str, Any] | None:
+    def read_results(self) -> Results | None:
+        """results.json; a run older than one of its keys lacks that key."""
         if not self.results_file.is_file():
             return None
         return json.loads(self.results_file.read_text())

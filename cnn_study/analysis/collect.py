@@ -16,7 +16,8 @@ import pandas as pd
 
 from cnn_study.errors import StudyError
 from cnn_study.factors import CHOICE_GROUPS
-from cnn_study.runs import COMPLETE, RunFolder, find_runs, flat_config, is_incidental
+from cnn_study.run_identity import flat_config, is_incidental
+from cnn_study.runs import COMPLETE, RunFolder, find_runs
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from cnn_study.factors import CHAPTER_CELL, GROUPING_KEYS
-from cnn_study.runs import is_incidental
+from cnn_study.run_identity import is_incidental
 
 CONFIDENCE = 0.95
 TARGET = 0.99  # the chapter's claim: about 99% test accuracy

@@ -124,7 +124,7 @@ def dataset_names(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def _display_name(name: str, runs: pd.DataFrame) -> str:
-    # Older runs' dataset.torchvision_class reads as dataset.source (runs.flat_config).
+    # Older runs' dataset.torchvision_class reads as dataset.source (run_identity.flat_config).
     for column in ("dataset.label", "dataset.source"):
         values = runs[column].dropna() if column in runs else pd.Series(dtype=object)
         values = values[values.map(lambda v: isinstance(v, str) and v.strip() != "")]

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from cnn_study.errors import StudyError
 from cnn_study.settings import validate
-from tests.conftest import CONF, compose_config
+from tests.conftest import CONF, ROOT, compose_config
 
 
 def options(group: str) -> list[str]:
@@ -192,15 +192,21 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
     changing it would start a new run; and a key left out of folder names must be one a
     resume may ignore, a factor with a folder level of its own, or a bundle's selector."""
     from cnn_study.factors import FOLDER_LEVELS
-    from cnn_study.runs import is_incidental
+    from cnn_study.run_identity import is_incidental
     from cnn_study.settings import flatten
 
     excluded = set(_hydra_default()["job"]["config"]["override_dirname"]["exclude_keys"])
     keys = flatten(OmegaConf.to_container(compose_config("logger=mlflow"), resolve=False))
     keys |= flatten(OmegaConf.to_container(compose_config("dataset=kmnist"), resolve=False))
+    for launcher in options("hydra/launcher"):  # a preset may set keys of the run's config
+        cfg = compose_config(f"hydra/launcher={launcher}")
+        keys |= flatten(OmegaConf.to_container(cfg, resolve=False))
     for key in (k for k in keys if is_incidental(k)):
         top = key.split(".")[0]  # logger=...: a group whose every key is incidental
-        assert key in excluded or (top in excluded and is_incidental(f"{top}.any")), key
+        assert key in excluded or (top in excluded and is_incidental(f"{top}.any")), (
+            f"{key} is incidental (run_identity.INCIDENTAL_KEYS) but would name run folders: "
+            "add it to conf/hydra/default.yaml's exclude_keys (docs/adding-a-factor.md)"
+        )
     selectors = {"experiment", "hparams_search", "debug", "local"}  # choose bundles of keys
     for key in excluded:
         group_of_incidental_keys = is_incidental(f"{key}.any")  # logger=mlflow
@@ -209,7 +215,40 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
             or group_of_incidental_keys
             or key in FOLDER_LEVELS
             or key in {"seed", "study"} | selectors
-        ), key
+        ), (
+            f"{key} is left out of run-folder names but is no factor with a folder level and "
+            "not incidental: two runs differing in it would share a folder "
+            "(docs/adding-a-factor.md)"
+        )
+
+
+# Published studies made with the default config (each option as it was then), as the
+# analysis recorded their runs' configs: one row per run, a column per config key.
+PUBLISHED_DEFAULT_RUNS = {"chapter5": ["dataset=mnist", "dataset=fashion"]}
+
+
+@pytest.mark.parametrize(
+    ("study", "option"), [(s, o) for s, opts in PUBLISHED_DEFAULT_RUNS.items() for o in opts]
+)
+def test_a_key_added_since_runs_were_published_says_what_they_did(study, option):
+    """Without a LATER_DEFAULTS entry, rerunning a published command would stop at every old
+    run folder with "holds a run with another config" (and the analysis would tell old and
+    new runs of one setting apart)."""
+    import csv
+
+    from cnn_study.run_identity import flat_config, is_incidental
+
+    with (ROOT / "analysis" / study / "runs.csv").open(newline="") as f:
+        published = [row for row in csv.DictReader(f) if option.endswith(row["dataset.name"])]
+    assert published, f"analysis/{study}/runs.csv has no run of {option}"
+    old = flat_config(published[0])  # its keys are what matters here, not their values
+    new = flat_config(OmegaConf.to_container(compose_config(option), resolve=False))
+    missing = sorted(k for k in new.keys() - old.keys() if not is_incidental(k))
+    assert missing == [], (
+        f"{', '.join(missing)} not in the published {study} runs: give each the value that "
+        "means what those runs did in cnn_study/run_identity.py's LATER_DEFAULTS, or make "
+        "it incidental (docs/adding-a-factor.md)"
+    )
 
 
 def test_the_run_folder_levels_are_the_factors_with_a_folder_level():

@@ -23,7 +23,7 @@ from PIL import Image
 
 from cnn_study.data import image_folder, load_dataset
 from cnn_study.errors import StudyError
-from cnn_study.runs import config_differences, flat_config
+from cnn_study.run_identity import config_differences, flat_config
 from cnn_study.settings import validate
 from cnn_study.train import train_step
 from tests.conftest import CONF, compose_config, tiny_overrides

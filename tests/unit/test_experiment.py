@@ -8,6 +8,7 @@ import torch
 
 from cnn_study import experiment
 from cnn_study.errors import RunFailed, StudyError
+from cnn_study.results import RESULT_KEYS, VALIDATION_KEYS
 from cnn_study.runs import METRICS_COLUMNS, RunFolder
 from tests.conftest import compose_config, make_dataset, tiny_overrides
 
@@ -28,6 +29,7 @@ def test_a_run_writes_metrics_results_and_its_config(make_cfg, tmp_path):
     assert list(rows[0]) == METRICS_COLUMNS and [r["epoch"] for r in rows] == ["1", "2"]
     on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
     assert on_disk == results
+    assert set(results) == RESULT_KEYS  # the schema the analysis reads (no validation split)
     assert results["dataset"] == "fashion" and results["seed"] == 4
     assert results["final_test_acc"] == float(rows[-1]["test_acc"])
     assert 0 <= results["final_test_acc"] <= 1 and results["parameters"] == 21_840
@@ -43,6 +45,15 @@ def test_a_run_writes_metrics_results_and_its_config(make_cfg, tmp_path):
     assert results["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows))
     saved = (tmp_path / "run" / ".hydra" / "config.yaml").read_text()
     assert "name: fashion" in saved and "${" not in saved  # resolved, as it ran
+
+
+def test_what_the_analysis_and_loggers_read_is_in_the_results_schema():
+    from cnn_study.analysis.collect import RESULT_FIELDS
+    from cnn_study.loggers import FINAL_METRICS
+
+    schema = RESULT_KEYS | VALIDATION_KEYS
+    assert set(RESULT_FIELDS) - schema == set(), "add them to cnn_study/results.py"
+    assert set(FINAL_METRICS) - schema == set(), "add them to cnn_study/results.py"
 
 
 def test_same_config_and_seed_give_identical_numbers(make_cfg, tmp_path):

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from cnn_study import hardware, launch
 from cnn_study.errors import StudyError
+from tests.conftest import CONF
 
 
 def test_auto_picks_cuda_only_where_present():
@@ -29,35 +29,86 @@ def test_auto_threads_share_the_cores_between_parallel_runs(monkeypatch, jobs, c
     assert hardware.resolve_threads(3, jobs) == 3  # an explicit number wins
 
 
+def _composed(*overrides):
+    """A config as a Hydra job sees it: its own config, with hydra: interpolations resolvable."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from tests.conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def hydra_config():
+    from hydra.core.hydra_config import HydraConfig
+
+    yield _composed
+    HydraConfig.instance().cfg = None
+
+
+def _share_before_presets_declared_it(hydra) -> int:
+    """How launch.py guessed the share from the launcher's _target_ before each preset
+    declared it: the shipped presets must declare what it computed."""
+    target = str(hydra.launcher.get("_target_", ""))
+    if "JoblibLauncher" in target:
+        n_jobs = hydra.launcher.get("n_jobs") or 1
+        return n_jobs if n_jobs > 0 else max(1, 4 + 1 + n_jobs)
+    if "submitit_launcher.LocalLauncher" in target:
+        return max(1, int(hydra.sweeper.get("max_batch_size") or 4))
+    return 1
+
+
+SHIPPED_PRESETS = sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml"))
+
+
 @pytest.mark.parametrize(
-    ("target", "launcher", "sweeper", "expected"),
+    "overrides",
     [
-        ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", {}, {}, 1),
-        (
-            "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
-            {"n_jobs": 2},
-            {},
-            2,
-        ),
-        (
-            "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
-            {"n_jobs": -1},
-            {},
-            4,
-        ),
-        (
-            "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",
-            {},
-            {"max_batch_size": 3},
-            3,
-        ),
-        ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", {}, {}, 1),
+        *([f"hydra/launcher={preset}"] for preset in SHIPPED_PRESETS),
+        ["hydra/launcher=parallel", "hydra.launcher.n_jobs=-1"],
+        ["hydra/launcher=gpu_shared", "hydra.launcher.n_jobs=3"],
+        ["hydra/launcher=slurm_local", "hydra.sweeper.max_batch_size=3"],
+        ["hydra/launcher=slurm_local", "hparams_search=chapter"],  # a sweeper without a batch
     ],
+    ids=" ".join,
 )
-def test_parallel_jobs_follow_the_launcher(monkeypatch, target, launcher, sweeper, expected):
+def test_each_shipped_launcher_preset_declares_its_share(
+    monkeypatch, caplog, hydra_config, overrides
+):
     monkeypatch.setattr(launch, "available_cores", lambda: 4)
-    hydra = OmegaConf.create({"launcher": {"_target_": target, **launcher}, "sweeper": sweeper})
-    assert launch._parallel_jobs(hydra) == expected
+    cfg = hydra_config(*overrides)
+    assert "runs_per_machine" in cfg, "declare runs_per_machine in the preset (launch.py)"
+    jobs = launch._parallel_jobs(cfg, cfg.hydra)
+    assert jobs == _share_before_presets_declared_it(cfg.hydra)
+    assert caplog.records == []
+
+
+def test_hydras_own_launcher_runs_one_at_a_time_without_a_word(caplog, hydra_config):
+    cfg = hydra_config()
+    assert cfg.hydra.runtime.choices["hydra/launcher"] == "basic"
+    assert launch._parallel_jobs(cfg, cfg.hydra) == 1 and caplog.records == []
+
+
+@pytest.mark.parametrize("preset", ["joblib", "submitit_local"])  # the plugins' own presets
+def test_a_preset_that_does_not_declare_its_share_is_named_in_one_warning(
+    caplog, hydra_config, preset
+):
+    cfg = hydra_config(f"hydra/launcher={preset}")
+    assert launch._parallel_jobs(cfg, cfg.hydra) == 1
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"hydra/launcher={preset}" in warning and "runs_per_machine: N" in warning
+    assert "\n" not in warning
+
+
+@pytest.mark.parametrize("value", ["0", "two", "true"])
+def test_a_share_that_is_no_number_of_runs_is_named(hydra_config, value):
+    cfg = hydra_config("hydra/launcher=parallel", f"runs_per_machine={value}")
+    with pytest.raises(StudyError, match="^runs_per_machine must be a number of runs"):
+        launch._parallel_jobs(cfg, cfg.hydra)
 
 
 @pytest.mark.parametrize(
@@ -69,20 +120,11 @@ def test_runs_of_a_sweep_spread_over_the_gpus(monkeypatch, gpus, slot, expected)
     assert str(hardware.resolve_device("auto", slot)) == expected
 
 
-def test_the_gpu_shared_preset_splits_the_cores_between_its_runs(monkeypatch):
-    from hydra import compose, initialize_config_dir
-
-    from tests.conftest import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=["hydra/launcher=gpu_shared", "hydra.launcher.n_jobs=4"],
-            return_hydra_config=True,
-        )
+def test_the_gpu_shared_preset_splits_the_cores_between_its_runs(monkeypatch, hydra_config):
+    cfg = hydra_config("hydra/launcher=gpu_shared", "hydra.launcher.n_jobs=4")
     monkeypatch.setattr(launch, "available_cores", lambda: 16)
     monkeypatch.setattr(hardware, "available_cores", lambda: 16)
-    jobs = launch._parallel_jobs(cfg.hydra)
+    jobs = launch._parallel_jobs(cfg, cfg.hydra)
     assert jobs == 4 and hardware.resolve_threads("auto", jobs) == 4
 
 

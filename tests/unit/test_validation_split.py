@@ -12,7 +12,9 @@ import torch
 from cnn_study import experiment
 from cnn_study.data import load_dataset, validation_indices
 from cnn_study.errors import StudyError
-from cnn_study.runs import METRICS_COLUMNS, RunFolder, config_differences, metrics_columns
+from cnn_study.results import RESULT_KEYS, VALIDATION_KEYS
+from cnn_study.run_identity import config_differences
+from cnn_study.runs import METRICS_COLUMNS, RunFolder, metrics_columns
 from cnn_study.settings import check_tunable, validate
 from tests.conftest import make_dataset
 
@@ -84,6 +86,7 @@ def test_every_seed_of_a_study_sees_one_split_and_records_it(make_cfg, tmp_path)
     ]
     assert results[0]["split_fingerprint"] == results[1]["split_fingerprint"]
     assert [r["val_size"] for r in results] == [50, 50]
+    assert set(results[0]) == RESULT_KEYS | VALIDATION_KEYS  # results.json's schema
     assert [r["train_size"] for r in results] == [150, 150]  # 200 - 50
 
 
