@@ -148,7 +148,7 @@ class OptunaSweeper(Sweeper):
         except StudyError as exc:
             raise CompactHydraException(str(exc)) from None
 
-    # --- the study ----------------------------------------------------------------------
+    # --- the search: an optuna.Study ("study" in cnn-study is a folder of runs) ------
     @contextlib.contextmanager
     def _one_search_at_a_time(self) -> Iterator[None]:
         """Two processes continuing one stored search would both take its remaining budget."""
@@ -164,15 +164,15 @@ class OptunaSweeper(Sweeper):
         ):
             yield
 
-    def _study(self) -> optuna.Study:
-        study = optuna.create_study(
+    def _open_search(self) -> optuna.Study:
+        search = optuna.create_study(
             study_name=self.study_name,
             storage=self.storage,
             direction=self.direction,
             load_if_exists=True,
         )
-        study.sampler = self._sampler(len(study.get_trials(deepcopy=False)))
-        return study
+        search.sampler = self._sampler(len(search.get_trials(deepcopy=False)))
+        return search
 
     def _sampler(self, trials_so_far: int) -> optuna.samplers.BaseSampler | None:
         """The configured sampler. A seeded one that resumes a search is seeded with
@@ -193,22 +193,22 @@ class OptunaSweeper(Sweeper):
         return trial.state == TrialState.FAIL and not trial.user_attrs.get(INTERRUPTED)
 
     @staticmethod
-    def _interrupt(study: optuna.Study, trial_ids: Sequence[int], params: list[dict]) -> None:
+    def _interrupt(search: optuna.Study, trial_ids: Sequence[int], params: list[dict]) -> None:
         """Mark trials whose runs never came back and ask for the same parameters again, so
         that their run folders resume from their last checkpoints."""
         for trial_id, values in zip(trial_ids, params, strict=True):
-            study._storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
-            study._storage.set_trial_state_values(trial_id, TrialState.FAIL)
-            study.enqueue_trial(values, skip_if_exists=False)
+            search._storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
+            search._storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            search.enqueue_trial(values, skip_if_exists=False)
 
-    def _recover(self, study: optuna.Study) -> None:
-        stale = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+    def _recover(self, search: optuna.Study) -> None:
+        stale = [t for t in search.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
         if stale:
             log.info(
                 "trial(s) %s were running when this search last stopped: asking for them again",
                 ", ".join(str(t.number) for t in stale),
             )
-            self._interrupt(study, [t._trial_id for t in stale], [t.params for t in stale])
+            self._interrupt(search, [t._trial_id for t in stale], [t.params for t in stale])
 
     # --- the sweep ----------------------------------------------------------------------
     def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
@@ -226,44 +226,44 @@ class OptunaSweeper(Sweeper):
 
         returns: list[Sequence[JobReturn]] = []
         with self._one_search_at_a_time():
-            study = self._study()
-            self._recover(study)
-            self._check_failures(study)  # refuse at once, not after another batch
-            done = sum(map(self._counts, study.get_trials(deepcopy=False)))
+            search = self._open_search()
+            self._recover(search)
+            self._check_failures(search)  # refuse at once, not after another batch
+            done = sum(map(self._counts, search.get_trials(deepcopy=False)))
             log.info(
                 "search %s: %d of %d trials done, %d to run",
-                study.study_name,
+                search.study_name,
                 done,
                 self.n_trials,
                 max(0, self.n_trials - done),
             )
             while done < self.n_trials:
-                trials = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
+                trials = [search.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
                 if extend is not None:
                     for trial in trials:
                         extend(self.config, trial)
                 batch = [fixed + [as_override(k, v) for k, v in t.params.items()] for t in trials]
-                self._write(study, sweep_dir)  # the trials running now are on record too
+                self._write(search, sweep_dir)  # the trials running now are on record too
                 try:
                     self.validate_batch_is_legal(batch)
                     results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
                 except BaseException:
                     # Stopped (Ctrl-C, SIGTERM, a failed launch): these trials never finished.
                     self._interrupt(
-                        study, [t._trial_id for t in trials], [t.params for t in trials]
+                        search, [t._trial_id for t in trials], [t.params for t in trials]
                     )
                     raise
                 self.job_idx += len(batch)
                 for trial, result in zip(trials, results, strict=True):
-                    self._tell(study, trial, result)
+                    self._tell(search, trial, result)
                 done += len(trials)
                 returns.append(results)
-                self._write(study, sweep_dir)
-                self._check_failures(study)
-        self._write(study, sweep_dir)
+                self._write(search, sweep_dir)
+                self._check_failures(search)
+        self._write(search, sweep_dir)
         return returns
 
-    def _tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
+    def _tell(self, search: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
         run_dir = None
         if result.hydra_cfg is not None:
             run_dir = OmegaConf.select(result.hydra_cfg, "hydra.runtime.output_dir")
@@ -271,13 +271,13 @@ class OptunaSweeper(Sweeper):
             trial.set_user_attr("run_dir", str(run_dir))
         value = result._return_value if result.status == JobStatus.COMPLETED else None
         if isinstance(value, (int, float)) and not math.isnan(value):
-            study.tell(trial, float(value))
+            search.tell(trial, float(value))
         else:
-            study.tell(trial, state=TrialState.FAIL)
+            search.tell(trial, state=TrialState.FAIL)
             log.warning("trial %d failed (no objective came back): %s", trial.number, run_dir)
 
-    def _check_failures(self, study: optuna.Study) -> None:
-        finished = [t for t in study.get_trials(deepcopy=False) if self._counts(t)]
+    def _check_failures(self, search: optuna.Study) -> None:
+        finished = [t for t in search.get_trials(deepcopy=False) if self._counts(t)]
         failed = [t for t in finished if t.state == TrialState.FAIL]
         if finished and len(failed) / len(finished) > self.max_failure_rate:
             raise CompactHydraException(
@@ -287,17 +287,17 @@ class OptunaSweeper(Sweeper):
             )
 
     # --- what a search leaves behind ----------------------------------------------------
-    def _write(self, study: optuna.Study, sweep_dir: Path) -> None:
-        trials = study.get_trials(deepcopy=False)
+    def _write(self, search: optuna.Study, sweep_dir: Path) -> None:
+        trials = search.get_trials(deepcopy=False)
         atomic_write(sweep_dir / "trials.csv", trials_csv(trials, sweep_dir))
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if not complete:
             return
-        best = study.best_trial
+        best = search.best_trial
         overrides = [as_override(k, v) for k, v in best.params.items()]
         results = {
             "name": "optuna",
-            "study_name": study.study_name,
+            "study_name": search.study_name,
             "direction": self.direction,
             "best_trial": best.number,
             "best_value": best.value,
