@@ -1,6 +1,8 @@
 """Every config option composes, overrides reach the code, bad values are named."""
 
+import json
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -223,3 +225,24 @@ def test_the_run_folder_levels_are_the_factors_with_a_folder_level():
             if part.startswith("${hydra:runtime.choices.")
         ]
         assert tuple(levels) == FOLDER_LEVELS
+
+
+# Each shipped dataset's config as it composed before the datasets shared a base file
+# (conf/dataset/_base/): a run's identity is its config, so the published runs must still match.
+SHIPPED = json.loads((Path(__file__).with_name("shipped_datasets.json")).read_text())
+
+
+@pytest.mark.parametrize("dataset", sorted(SHIPPED))
+def test_each_shipped_dataset_composes_to_the_same_values(dataset):
+    yours = ["dataset.name=yours", "dataset.folder=/images", "dataset.classes=[a,b,c]"]
+    cfg = compose_config(f"dataset={dataset}", *yours * (dataset == "image_folder"))
+    assert OmegaConf.to_container(cfg.dataset, resolve=True) == SHIPPED[dataset]
+
+
+@pytest.mark.parametrize("dataset", options("dataset"))
+def test_every_datasets_class_count_follows_its_classes(dataset):
+    """One way for all: num_classes is derived from classes (the shared base's), never a
+    literal that a changed list of classes would leave behind."""
+    mine = ["dataset.name=yours", "dataset.folder=/images"] * (dataset == "image_folder")
+    cfg = compose_config(f"dataset={dataset}", *mine, "dataset.classes=[a,b,c,d]")
+    assert cfg.dataset.num_classes == 4
