@@ -193,7 +193,7 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
     """A key a resume ignores (device, threads, paths...) must not name a folder either, or
     changing it would start a new run; and a key left out of folder names must be one a
     resume may ignore, a factor with a folder level of its own, or a bundle's selector."""
-    from cnn_study.factors import FOLDER_LEVELS
+    from cnn_study.factors import FACTORS, FOLDER_LEVELS
     from cnn_study.runs import is_incidental
     from cnn_study.settings import flatten
 
@@ -210,20 +210,25 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
             is_incidental(key)
             or group_of_incidental_keys
             or key in FOLDER_LEVELS
+            or key in {f.key for f in FACTORS if f.folder_level}  # dataset.name: its level
             or key in {"seed", "study"} | selectors
         ), key
 
 
 def test_the_run_folder_levels_are_the_factors_with_a_folder_level():
-    from cnn_study.factors import FOLDER_LEVELS
+    """Each level is a factor's option name (${hydra:runtime.choices.model}) or its key's
+    value (the dataset's: ${...dataset.name...})."""
+    from cnn_study.factors import FACTORS, FOLDER_LEVELS
+
+    def level(part: str) -> str | None:
+        for factor in FACTORS:
+            if part == f"${{hydra:runtime.choices.{factor.name}}}" or f"{factor.key}," in part:
+                return factor.name
+        return None
 
     hydra = _hydra_default()
     for pattern in (hydra["run"]["dir"], hydra["sweep"]["subdir"]):
-        levels = [
-            part.removeprefix("${hydra:runtime.choices.").removesuffix("}")
-            for part in pattern.split("/")
-            if part.startswith("${hydra:runtime.choices.")
-        ]
+        levels = [level(part) for part in pattern.split("/") if level(part)]
         assert tuple(levels) == FOLDER_LEVELS
 
 
