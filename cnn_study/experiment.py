@@ -23,8 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from cnn_study import lifecycle, loggers
-from cnn_study.data import Dataset, image_folder, load_dataset
-from cnn_study.data.load import IMAGE_FOLDER
+from cnn_study.data import Dataset, check_source, load_dataset, source_for
 from cnn_study.errors import RunFailed, StudyError
 from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.hardware import configure_torch, device_name, resolve_device, resolve_threads
@@ -64,6 +63,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
     launch = launch or Launch()
     try:
         validate(cfg)
+        check_source(cfg.dataset)  # the settings only the dataset's source reads
         loggers.check_available(cfg.logger)  # a missing package stops the run before anything
     except StudyError as exc:
         log.error("invalid config: %s", exc)  # into the log Hydra opened in run_dir
@@ -100,15 +100,12 @@ def _run_held(
         raise RunFailed(str(exc), folder.failure_file) from exc
 
 
-def _data_now(config: dict[str, Any]) -> Callable[[], str | None] | None:
-    """For an image folder, whose files are the dataset and may change under the same
-    config: its fingerprint as it is now (a finished run made from other files is not
-    skipped)."""
-    dataset = config["dataset"]
-    if dataset["source"] != IMAGE_FOLDER:
-        return None
-    paths = config["paths"]
-    return lambda: image_folder.current_fingerprint(dataset, paths["data_dir"], paths["cache_dir"])
+def _data_now(config: dict[str, Any]) -> Callable[[], str | None]:
+    """The data's fingerprint as it is now, where its source's files may change under the
+    same config (an image folder's): a finished run made from other files is not skipped."""
+    dataset, paths = config["dataset"], config["paths"]
+    source = source_for(dataset)
+    return lambda: source.current_fingerprint(dataset, paths["data_dir"], paths["cache_dir"])
 
 
 def _train(

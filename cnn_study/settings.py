@@ -107,14 +107,10 @@ def _per_channel(cfg: DictConfig, key: str, channels: int) -> None:
 
 
 def _dataset(cfg: DictConfig) -> None:
-    """A dataset's YAML: its source, shape, classes, normalisation and files."""
-    source = _get(cfg, "dataset.source")
-    if not isinstance(source, str) or not source:
-        raise StudyError(
-            f"dataset.source must name a torchvision class or image_folder, got {source!r}",
-            "e.g. dataset.source=torchvision.datasets.MNIST",
-        )
-    for key in ("dataset.folder", "dataset.name"):  # set, where a YAML leaves them to the user
+    """A dataset's YAML: its shape, classes, normalisation and files. What only its source
+    reads is that source's to check (cnn_study.data.check_source)."""
+    # Set, where a YAML leaves them to the user.
+    for key in ("dataset.source", "dataset.folder", "dataset.name"):
         _get(cfg, key)
     _integer(cfg, "dataset.in_channels", 1)
     _integer(cfg, "dataset.image_size", 1)
@@ -123,15 +119,6 @@ def _dataset(cfg: DictConfig) -> None:
         _per_channel(cfg, key, channels)
     if _get(cfg, "dataset.max_memory_gb") is not None:
         _positive_number(cfg, "dataset.max_memory_gb")
-    if source == "image_folder":
-        for key in ("dataset.resize", "dataset.convert"):
-            _boolean(cfg, key)
-        if channels not in (1, 3):
-            raise StudyError(
-                f"dataset.in_channels={channels}: an image folder is read as greyscale (1) or "
-                "RGB (3) images",
-                "set dataset.in_channels=1 or 3",
-            )
     classes = _get(cfg, "dataset.classes")
     if not isinstance(classes, (list, ListConfig)) or len(classes) < 2:
         raise StudyError(

@@ -124,15 +124,16 @@ def dataset_names(runs: pd.DataFrame) -> dict[str, str]:
 
 
 def _display_name(name: str, runs: pd.DataFrame) -> str:
-    # Older runs' dataset.torchvision_class reads as dataset.source (run_identity.flat_config).
+    # Older runs' dataset.torchvision_class reads as dataset.source (run_identity.flat_config). Only
+    # a dataset class's import path names the dataset (torchvision.datasets.MNIST); a
+    # registered source's name (image_folder) does not, and has no dot.
     for column in ("dataset.label", "dataset.source"):
         values = runs[column].dropna() if column in runs else pd.Series(dtype=object)
         values = values[values.map(lambda v: isinstance(v, str) and v.strip() != "")]
-        values = values[values != "image_folder"]
+        if column == "dataset.source":
+            values = values[values.str.contains(".", regex=False)].str.rsplit(".", n=1).str[-1]
         if len(values):
-            return (
-                values.iloc[0].rsplit(".", 1)[-1] if column == "dataset.source" else values.iloc[0]
-            )
+            return values.iloc[0]
     return str(name)
 
 

@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cnn_study.data.files import dataset_folder
 from cnn_study.data.raw import RawData, RawSplit
+from cnn_study.data.sources import Source, register_source
 from cnn_study.errors import StudyError
 from cnn_study.fileio import JsonCache, atomic_file, file_lock
 
@@ -236,13 +237,8 @@ def read(
     cache_dir: str | Path,
     check_memory: Callable[[int, int], None],
 ) -> RawData:
-    """Both splits, from the cache when these files were decoded with these settings before."""
-    if dataset_cfg["in_channels"] not in MODES:
-        raise StudyError(
-            f"dataset.in_channels={dataset_cfg['in_channels']}: an image folder is read as "
-            "greyscale (1) or RGB (3) images",
-            "set dataset.in_channels=1 or 3",
-        )
+    """Both splits, from the cache when these files were decoded with these settings before
+    (settings checked by ImageFolderSource.check)."""
     listing = list_images(dataset_cfg, data_dir)
     check_memory(len(listing.files["train"]), len(listing.files["test"]))
     cache = DecodedCache(cache_dir)
@@ -282,3 +278,36 @@ def current_fingerprint(
     except StudyError:
         return None
     return _settings_key(DecodedCache(cache_dir).fingerprint(listing), dataset_cfg)
+
+
+@register_source("image_folder")
+class ImageFolderSource(Source):
+    """A folder of one's own images (dataset.source=image_folder)."""
+
+    shrink_fix = "smaller images (dataset.image_size with dataset.resize=true)"
+
+    def check(self, dataset: Mapping[str, Any]) -> None:
+        for key in ("resize", "convert"):
+            if not isinstance(dataset[key], bool):
+                raise StudyError(f"dataset.{key} must be true or false, got {dataset[key]!r}")
+        if dataset["in_channels"] not in MODES:
+            raise StudyError(
+                f"dataset.in_channels={dataset['in_channels']}: an image folder is read as "
+                "greyscale (1) or RGB (3) images",
+                "set dataset.in_channels=1 or 3",
+            )
+
+    def read(
+        self,
+        dataset: Mapping[str, Any],
+        data_dir: str | Path,
+        cache_dir: str | Path,
+        check_memory: Callable[[int, int], None],
+    ) -> RawData:
+        return read(dataset, data_dir, cache_dir, check_memory)
+
+    def current_fingerprint(
+        self, dataset: Mapping[str, Any], data_dir: str | Path, cache_dir: str | Path
+    ) -> str | None:
+        # The folder's files are the dataset: they may change under the same config.
+        return current_fingerprint(dataset, data_dir, cache_dir)

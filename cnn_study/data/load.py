@@ -1,10 +1,10 @@
 """Load a dataset, whatever its source, into normalised tensors on the training device.
 
-A dataset is described by its config (conf/dataset/*.yaml): where it comes from (a torchvision
-class, or image_folder for one's own images), its files and checksums, its classes, channels,
-image size and normalisation. Sources hand back 8-bit images (data/torchvision_source.py,
-data/image_folder.py); this module checks them against the config and the memory they may
-use, holds out a validation split, takes subsets, and normalises each channel once.
+A dataset is described by its config (conf/dataset/*.yaml): where it comes from (its source,
+data/sources.py), its files and checksums, its classes, channels, image size and
+normalisation. Sources hand back 8-bit images; this module checks them against the config and
+the memory they may use, holds out a validation split, takes subsets, and normalises each
+channel once.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from typing import Any
 
 import torch
 
-from cnn_study.data import image_folder, torchvision_source
 from cnn_study.data.normalisation import normalisation
 from cnn_study.data.raw import RawData
+from cnn_study.data.sources import source_for
 from cnn_study.errors import StudyError
 from cnn_study.hardware import total_memory
 
-IMAGE_FOLDER = "image_folder"
 # Of the memory free when a run starts, the share its dataset may fill (the model, its
 # gradients and the batches need the rest).
 _AUTO_SHARE = 0.8
@@ -132,11 +131,8 @@ def memory_check(
     else:
         limit, source = float(configured) * 1e9, f"dataset.max_memory_gb={configured}"
     pixels = dataset_cfg["in_channels"] * dataset_cfg["image_size"] ** 2
-    smaller = (
-        ", smaller images (dataset.image_size with dataset.resize=true)"
-        if dataset_cfg["source"] == IMAGE_FOLDER
-        else ""
-    )
+    shrink = source_for(dataset_cfg).shrink_fix
+    smaller = f", {shrink}" if shrink else ""
 
     def check(train: int, test: int) -> None:
         kept = _images_kept(dataset_cfg, train, test)
@@ -164,11 +160,9 @@ def read_source(
     check_memory: Callable[[int, int], None],
 ) -> RawData:
     """Both splits whole, as 8-bit images, from the dataset's source, checked."""
-    if dataset_cfg["source"] == IMAGE_FOLDER:
-        raw = image_folder.read(dataset_cfg, data_dir, cache_dir, check_memory)
-    else:
-        raw = torchvision_source.read(dataset_cfg, data_dir, cache_dir)
-        check_memory(len(raw.train.labels), len(raw.test.labels))
+    source = source_for(dataset_cfg)
+    source.check(dataset_cfg)
+    raw = source.read(dataset_cfg, data_dir, cache_dir, check_memory)
     raw.check(dataset_cfg)
     return raw
 

@@ -172,3 +172,26 @@ def test_force_moves_a_finished_run_aside_with_its_log(tmp_path, tiny_data):
     assert "force=true: moved" in new_log and "retrains a finished run" in new_log
     assert "finished" in new_log
     assert (folder / "results.json").is_file()
+
+
+def test_an_image_folder_given_on_the_command_line_is_filed_under_its_name(tmp_path, tiny_data):
+    """dataset.folder=/a/path makes one folder level, not one per part of the path, below
+    the dataset's own name (not image_folder/)."""
+    from tests.generated import write_image_folder
+
+    images = write_image_folder(tmp_path / "deep" / "er" / "pets", ["cat", "dog"], 4, 2)
+    done = study(
+        tmp_path,
+        tiny_data,
+        "dataset=image_folder",
+        f"dataset.folder={images}",
+        "dataset.name=pets",
+        "dataset.classes=[cat,dog]",
+        "dataset.image_size=16",
+        "trainer.epochs=1",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (folder,) = run_folders(tmp_path)
+    parts = folder.relative_to(tmp_path / "outputs").parts
+    assert parts[:4] == ("chapter5", "pets", "cnn", "sgd") and len(parts) == 6
+    assert "dataset.folder=pets-" in parts[4] and parts[5] == "seed=0"

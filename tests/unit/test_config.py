@@ -1,6 +1,8 @@
 """Every config option composes, overrides reach the code, bad values are named."""
 
+import json
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -191,7 +193,7 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
     """A key a resume ignores (device, threads, paths...) must not name a folder either, or
     changing it would start a new run; and a key left out of folder names must be one a
     resume may ignore, a factor with a folder level of its own, or a bundle's selector."""
-    from cnn_study.factors import FOLDER_LEVELS
+    from cnn_study.factors import FACTORS, FOLDER_LEVELS
     from cnn_study.run_identity import is_incidental
     from cnn_study.settings import flatten
 
@@ -214,6 +216,7 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
             is_incidental(key)
             or group_of_incidental_keys
             or key in FOLDER_LEVELS
+            or key in {f.key for f in FACTORS if f.folder_level}  # dataset.name: its level
             or key in {"seed", "study"} | selectors
         ), (
             f"{key} is left out of run-folder names but is no factor with a folder level and "
@@ -252,13 +255,38 @@ def test_a_key_added_since_runs_were_published_says_what_they_did(study, option)
 
 
 def test_the_run_folder_levels_are_the_factors_with_a_folder_level():
-    from cnn_study.factors import FOLDER_LEVELS
+    """Each level is a factor's option name (${hydra:runtime.choices.model}) or its key's
+    value (the dataset's: ${...dataset.name...})."""
+    from cnn_study.factors import FACTORS, FOLDER_LEVELS
+
+    def level(part: str) -> str | None:
+        for factor in FACTORS:
+            if part == f"${{hydra:runtime.choices.{factor.name}}}" or f"{factor.key}," in part:
+                return factor.name
+        return None
 
     hydra = _hydra_default()
     for pattern in (hydra["run"]["dir"], hydra["sweep"]["subdir"]):
-        levels = [
-            part.removeprefix("${hydra:runtime.choices.").removesuffix("}")
-            for part in pattern.split("/")
-            if part.startswith("${hydra:runtime.choices.")
-        ]
+        levels = [level(part) for part in pattern.split("/") if level(part)]
         assert tuple(levels) == FOLDER_LEVELS
+
+
+# Each shipped dataset's config as it composed before the datasets shared a base file
+# (conf/dataset/_base/): a run's identity is its config, so the published runs must still match.
+SHIPPED = json.loads((Path(__file__).with_name("shipped_datasets.json")).read_text())
+
+
+@pytest.mark.parametrize("dataset", sorted(SHIPPED))
+def test_each_shipped_dataset_composes_to_the_same_values(dataset):
+    yours = ["dataset.name=yours", "dataset.folder=/images", "dataset.classes=[a,b,c]"]
+    cfg = compose_config(f"dataset={dataset}", *yours * (dataset == "image_folder"))
+    assert OmegaConf.to_container(cfg.dataset, resolve=True) == SHIPPED[dataset]
+
+
+@pytest.mark.parametrize("dataset", options("dataset"))
+def test_every_datasets_class_count_follows_its_classes(dataset):
+    """One way for all: num_classes is derived from classes (the shared base's), never a
+    literal that a changed list of classes would leave behind."""
+    mine = ["dataset.name=yours", "dataset.folder=/images"] * (dataset == "image_folder")
+    cfg = compose_config(f"dataset={dataset}", *mine, "dataset.classes=[a,b,c,d]")
+    assert cfg.dataset.num_classes == 4

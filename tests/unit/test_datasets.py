@@ -194,11 +194,27 @@ def test_a_wrong_md5_names_the_file(generated, formats, cifar_md5, tmp_path):
         load_dataset(dcfg, formats["root"], tmp_path / "cache", CPU)
 
 
-def test_torchvisions_own_checksums_fail_on_other_files_in_one_line(formats, tmp_path):
-    cfg = config(formats, tmp_path, "cifar10")  # files unverified by us; torchvision checks
+def test_cifar_files_that_fail_their_md5_are_used_with_verify_false(formats, tmp_path):
+    """The fix a failed checksum offers works: torchvision's own MD5 check (on every read of
+    a CIFAR batch) does not refuse the files again."""
+    cfg = config(formats, tmp_path, "cifar10")  # the YAML's MD5: torchvision's published ones
+    dcfg = dataset_dict(cfg, verify=True)
     with pytest.raises(StudyError) as err:
-        load_dataset(dataset_dict(cfg), formats["root"], tmp_path / "cache", CPU)
-    assert "CIFAR10 could not read" in str(err.value) and "\n" not in str(err.value)
+        load_dataset(dcfg, formats["root"], tmp_path / "cache", CPU)
+    assert "does not match" in one_line(err) and "dataset.verify=false" in str(err.value)
+    data = load_dataset({**dcfg, "verify": False}, formats["root"], tmp_path / "cache", CPU)
+    assert len(data.train) == 250 and data.train.images.shape[1:] == (3, 32, 32)
+
+
+def test_verify_false_still_needs_the_files(formats, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(formats["root"] / "cifar-10-batches-py", root / "cifar-10-batches-py")
+    (root / "cifar-10-batches-py" / "data_batch_2").unlink()
+    cfg = config(formats, tmp_path, "cifar10")
+    dcfg = dataset_dict(cfg, verify=False, download=False, files=[])
+    with pytest.raises(StudyError) as err:
+        load_dataset(dcfg, root, tmp_path / "cache", CPU)
+    assert "CIFAR10 could not read" in one_line(err)
 
 
 def test_a_dataset_larger_than_its_memory_stops_before_decoding(
