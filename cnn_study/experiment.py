@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from cnn_study import lifecycle, loggers
+from cnn_study.config_checks import validate
 from cnn_study.data import Dataset, check_source, load_dataset, source_for
 from cnn_study.errors import RunFailed, StudyError
 from cnn_study.factors import CHOICE_GROUPS
@@ -31,7 +32,6 @@ from cnn_study.loggers import RunLogger
 from cnn_study.model import count_parameters
 from cnn_study.results import Results
 from cnn_study.runs import RunFolder, now
-from cnn_study.settings import validate
 from cnn_study.signals import Stopped
 from cnn_study.state import TrainingState, channels_last
 from cnn_study.train import Evaluation, evaluate, train_epoch

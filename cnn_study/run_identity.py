@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cnn_study.settings import flatten
+from cnn_study.config_checks import flatten
 
 # Config keys that change where or how fast a run goes, never what it measures: a run may be
 # resumed, or counted as finished, with these changed. A key ending in "." stands for every

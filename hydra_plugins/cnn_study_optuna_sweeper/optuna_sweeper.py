@@ -41,9 +41,9 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
+from cnn_study.config_checks import check_tunable
 from cnn_study.errors import StudyError
 from cnn_study.fileio import atomic_write, file_lock
-from cnn_study.settings import check_tunable
 
 log = logging.getLogger(__name__)
 

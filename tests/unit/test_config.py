@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from cnn_study.config_checks import validate
 from cnn_study.errors import StudyError
-from cnn_study.settings import validate
 from tests.conftest import CONF, ROOT, compose_config
 
 
@@ -193,9 +193,9 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
     """A key a resume ignores (device, threads, paths...) must not name a folder either, or
     changing it would start a new run; and a key left out of folder names must be one a
     resume may ignore, a factor with a folder level of its own, or a bundle's selector."""
+    from cnn_study.config_checks import flatten
     from cnn_study.factors import FACTORS, FOLDER_LEVELS
     from cnn_study.run_identity import is_incidental
-    from cnn_study.settings import flatten
 
     excluded = set(_hydra_default()["job"]["config"]["override_dirname"]["exclude_keys"])
     keys = flatten(OmegaConf.to_container(compose_config("logger=mlflow"), resolve=False))

@@ -21,10 +21,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
+from cnn_study.config_checks import validate
 from cnn_study.data import image_folder, load_dataset
 from cnn_study.errors import StudyError
 from cnn_study.run_identity import config_differences, flat_config
-from cnn_study.settings import validate
 from cnn_study.train import train_step
 from tests.conftest import CONF, compose_config, tiny_overrides
 from tests.generated import (

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from cnn_study import experiment
+from cnn_study.config_checks import check_tunable, validate
 from cnn_study.data import load_dataset, validation_indices
 from cnn_study.errors import StudyError
 from cnn_study.results import RESULT_KEYS, VALIDATION_KEYS
 from cnn_study.run_identity import config_differences
 from cnn_study.runs import METRICS_COLUMNS, RunFolder, metrics_columns
-from cnn_study.settings import check_tunable, validate
 from tests.conftest import make_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
