@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from cnn_study.analysis.stats import CONFIDENCE, TARGET  # noqa: E402
+from cnn_study.analysis.chapter import TARGET  # noqa: E402
+from cnn_study.analysis.inference import CONFIDENCE  # noqa: E402
 
 plt.rcParams.update(
     {

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cnn_study.analysis.chapter import TARGET
 from cnn_study.analysis.figures import CI_LABEL, colours, panels, plt
-from cnn_study.analysis.stats import TARGET
 
 # Trials far below the rest (a diverged learning rate: about 10%, chance) would squash the
 # axes; they are drawn on the lower edge as open triangles, and counted.

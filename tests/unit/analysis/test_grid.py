@@ -7,7 +7,7 @@ from matplotlib import image
 from scipy import stats
 
 from cnn_study.analysis.__main__ import main
-from cnn_study.analysis.stats import contrast, holm
+from cnn_study.analysis.inference import contrast, holm
 from tests.fakeruns import write_run
 
 MODELS = ["cnn", "cnn_bn", "mlp"]
