@@ -23,7 +23,11 @@ def mean_interval(values: np.ndarray) -> tuple[float, float, float, float]:
     std = float(np.std(values, ddof=1))
     if std == 0:  # seeds that all agree: the interval is the mean (scipy's t would be NaN)
         return mean, std, mean, mean
-    interval = stats.ttest_1samp(values, 0.0).confidence_interval(CONFIDENCE)
+    with warnings.catch_warnings():
+        # seeds a rounding error apart: scipy warns of precision loss in its t statistic,
+        # which the interval (mean and standard error) does not use
+        warnings.simplefilter("ignore", RuntimeWarning)
+        interval = stats.ttest_1samp(values, 0.0).confidence_interval(CONFIDENCE)
     return mean, std, float(interval.low), float(interval.high)
 
 
