@@ -26,21 +26,14 @@ class Factor:
     key: str  # the config key that tells runs apart by this factor
     group: bool  # a config group: runs are labelled by the option's name (cnn_bn, adam)
     folder_level: bool  # a level of the run folder's path: outputs/<study>/<dataset>/...
-    chapter: str | None = None  # the chapter's value of the key (its cell of a grid)
 
 
 FACTORS: tuple[Factor, ...] = (
     Factor("dataset", "dataset.name", group=True, folder_level=True),
-    Factor("recipe", "recipe", group=False, folder_level=False, chapter="chapter"),
-    Factor("model", "model._target_", True, True, chapter="cnn_study.model.ChapterCNN"),
-    Factor("optimizer", "optimizer._target_", True, True, chapter="torch.optim.SGD"),
-    Factor(
-        "scheduler",
-        "scheduler._target_",
-        group=True,
-        folder_level=False,
-        chapter="torch.optim.lr_scheduler.ConstantLR",
-    ),
+    Factor("recipe", "recipe", group=False, folder_level=False),
+    Factor("model", "model._target_", group=True, folder_level=True),
+    Factor("optimizer", "optimizer._target_", group=True, folder_level=True),
+    Factor("scheduler", "scheduler._target_", group=True, folder_level=False),
 )
 
 # Config groups whose option names (cnn_bn, adam...) label a run better than its _target_;
@@ -48,7 +41,6 @@ FACTORS: tuple[Factor, ...] = (
 CHOICE_GROUPS: tuple[str, ...] = tuple(f.name for f in FACTORS if f.group and f.name != "dataset")
 # Folder levels below outputs/<study>/, in order (the rest of a run's overrides follows).
 FOLDER_LEVELS: tuple[str, ...] = tuple(f.name for f in FACTORS if f.folder_level)
-# Keys tried first when grouping runs, in this order.
+# Keys tried first when grouping runs, in this order. (The chapter's value of each factor,
+# its cell of a grid, is the analysis's: cnn_study/analysis/chapter.py.)
 GROUPING_KEYS: tuple[str, ...] = tuple(f.key for f in FACTORS)
-# The chapter's cell: its value of every factor that has one.
-CHAPTER_CELL: dict[str, str] = {f.key: f.chapter for f in FACTORS if f.chapter is not None}

@@ -1,58 +1,24 @@
-"""The study's figures, each drawn from the tidy frames and saved as PNG and PDF."""
+"""The study's figures, each drawn from the tidy frames and saved as PNG and PDF.
+
+Their look is analysis.style's, in effect while the pipeline draws and saves them; where
+panels go is analysis.layout's.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")  # files only: no display on servers and clusters
+from cnn_study.analysis.chapter import TARGET
+from cnn_study.analysis.inference import CONFIDENCE
+from cnn_study.analysis.layout import WIDE, panels, row_count, side_by_side, subplots, title_room
+from cnn_study.analysis.style import colours
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from cnn_study.analysis.stats import CONFIDENCE, TARGET  # noqa: E402
-
-plt.rcParams.update(
-    {
-        "figure.dpi": 110,
-        "savefig.dpi": 200,
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "legend.frameon": False,
-        "pdf.fonttype": 42,
-    }
-)
 CI_LABEL = f"{CONFIDENCE:.0%} CI over seeds"
-
-
-def colours(groups: list[str]) -> dict[str, tuple]:
-    palette = plt.get_cmap("tab10")
-    return {g: palette(i % 10) for i, g in enumerate(groups)}
-
-
-# Beyond this many groups, side-by-side panels become too narrow to read: figures wrap their
-# panels into rows, or switch to one compact plot.
-WIDE = 4
-
-
-def panels(n: int, width: float, height: float, ncols: int = WIDE, **kwargs):
-    """A figure of n panels in rows of at most ncols; panels left over are hidden."""
-    ncols = min(n, ncols)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs
-    )
-    flat = list(axes.flat)
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, flat[:n]
 
 
 def _spread(values: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -99,7 +65,7 @@ def learning_curves(
     on it; target None: no line and no zoom (a study that makes no claim about 99%)."""
     if target is None:
         return _learning_curves_only(epochs, order, title)
-    fig, (full, zoom) = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[3, 2])
+    fig, (full, zoom) = subplots(1, 2, figsize=(11, 4.2), width_ratios=[3, 2])
     palette = colours(order)
     _curves(full, epochs, order, palette, target)
     full.fill_between([], [], [], color="grey", alpha=0.25, label="band: min to max over seeds")
@@ -116,22 +82,13 @@ def learning_curves(
 def _learning_curves_only(epochs: pd.DataFrame, order: list[str], title: str) -> Figure:
     """All groups on one axis, the legend beside it: with datasets far apart (MNIST near
     99%, CIFAR-10 near 60%) a legend inside the axes sits on some curve."""
-    fig, ax = plt.subplots(figsize=(10, 4.6))
+    fig, ax = subplots(figsize=(10, 4.6))
     _curves(ax, epochs, order, colours(order), target=None)
     ax.fill_between([], [], [], color="grey", alpha=0.25, label="band: min to max over seeds")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-def _side_by_side(n: int, width: float, height: float, extra: float = 0.0, columns: int = WIDE):
-    """n panels in one row (extra inches for the labels), wrapped into rows of columns
-    panels beyond that."""
-    if n <= columns:
-        fig, axes = plt.subplots(1, n, figsize=(width * n + extra, height), squeeze=False)
-        return fig, list(axes[0])
-    return panels(n, width, height, ncols=columns)
 
 
 def final_accuracy(
@@ -143,7 +100,7 @@ def final_accuracy(
     stay visible; the 99% line is drawn where it falls in the panel, and its distance is
     written where it does not (target None: neither).
     """
-    fig, axes = _side_by_side(len(order), 3.2, 4.0, extra=0.6)
+    fig, axes = side_by_side(len(order), 3.2, 4.0, extra=0.6)
     palette = colours(order)
     for ax, group in zip(axes, order, strict=True):
         row = summary[summary["group"] == group].iloc[0]
@@ -194,12 +151,8 @@ def final_accuracy(
             handles.setdefault(label, h)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("Final test accuracy after the last epoch (each panel on its own scale)")
-    fig.tight_layout(rect=(0, 0.08 / _rows(len(order)), 1, 1))
+    fig.tight_layout(rect=(0, 0.08 / row_count(len(order)), 1, 1))
     return fig
-
-
-def _rows(n: int, columns: int = WIDE) -> int:
-    return -(-n // columns)
 
 
 def _mark_target(
@@ -233,7 +186,7 @@ def per_class_accuracy(
     """Per-class final test accuracy, one panel per group, each with its own dataset's
     classes: which classes cause the gap (target None: no 99% line); at most columns
     panels side by side."""
-    fig, axes = _side_by_side(len(order), 4.2, 4.4, columns=columns)
+    fig, axes = side_by_side(len(order), 4.2, 4.4, columns=columns)
     palette = colours(order)
     for ax, group in zip(axes, order, strict=True):
         data = per_class[per_class["group"] == group]
@@ -262,7 +215,7 @@ def per_class_accuracy(
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
     fig.suptitle("Final test accuracy per class")
-    fig.tight_layout(rect=(0, 0.06 / _rows(len(order), columns), 1, 1))
+    fig.tight_layout(rect=(0, 0.06 / row_count(len(order), columns), 1, 1))
     return fig
 
 
@@ -292,7 +245,7 @@ def confusion_matrices(matrices: dict[str, tuple], order: list[str], columns: in
         ax.grid(False)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="% of the true class")
     fig.suptitle("Confusion matrices of the final models (test set, all seeds pooled)")
-    fig.tight_layout(rect=_title_room(fig))
+    fig.tight_layout(rect=title_room(fig))
     return fig
 
 
@@ -329,18 +282,8 @@ def loss_curves(
     for ax in axes if not sharey else axes[:: min(len(axes), columns)]:
         ax.set_ylabel("cross-entropy loss (mean per image)")
     fig.suptitle("Train and test loss per epoch (mean over seeds; band: min to max)")
-    fig.tight_layout(rect=_title_room(fig))
+    fig.tight_layout(rect=title_room(fig))
     return fig
-
-
-def _title_room(fig: Figure) -> tuple[float, float, float, float]:
-    """tight_layout's rect: in a figure of many rows (a grid of three datasets) the title
-    runs into the first row's panel titles unless a strip is kept for it; figures of a
-    few rows are laid out as they always were."""
-    tall = 12  # inches: about three rows of panels
-    if fig.get_figheight() <= tall:
-        return (0, 0, 1, 1)
-    return (0, 0, 1, 1 - 0.45 / fig.get_figheight())
 
 
 def save(fig: Figure, out: Path, name: str) -> list[Path]:
@@ -348,22 +291,17 @@ def save(fig: Figure, out: Path, name: str) -> list[Path]:
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for path in paths:
         fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
     return paths
 
 
 # --- figures of a grid: cells are the combinations of every factor but the dataset ----------
 
 
-def _dataset_colours(datasets: list[str]) -> dict[str, tuple]:
-    return {d: plt.get_cmap("tab10")(i) for i, d in enumerate(datasets)}
-
-
 def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
     """Small multiples: one panel per cell, a line per dataset (mean, band: seed range)."""
     cells = list(dict.fromkeys(summary["cell"]))
     labels = list(dict.fromkeys(summary["dataset_label"]))
-    palette = _dataset_colours(labels)
+    palette = colours(labels)
     fig, axes = panels(len(cells), 3.6, 3.0, sharex=True, sharey=True)
     for ax, cell in zip(axes, cells, strict=True):
         for row in summary[summary["cell"] == cell].itertuples(index=False):
@@ -380,7 +318,7 @@ def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
         ax.set_xlabel("epoch")
         ax.xaxis.set_tick_params(labelbottom=True)  # sharex hides them above a hidden panel
     handles, names = axes[0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], color="black", ls="--", lw=0.8))
+    handles.append(Line2D([], [], color="black", ls="--", lw=0.8))
     names.append("99% (the chapter's claim)")
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8)
     fig.suptitle("Test accuracy per epoch, one panel per cell (mean over seeds; band: min to max)")
@@ -392,8 +330,8 @@ def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     """One row per cell, one panel per dataset on its own scale: seeds, mean and interval."""
     labels = list(dict.fromkeys(summary["dataset_label"]))
     cells = list(dict.fromkeys(summary["cell"]))
-    palette = _dataset_colours(labels)
-    fig, axes = plt.subplots(
+    palette = colours(labels)
+    fig, axes = subplots(
         1, len(labels), figsize=(4.6 * len(labels), 0.42 * len(cells) + 1.6), squeeze=False
     )
     for ax, label in zip(axes[0], labels, strict=True):
@@ -422,8 +360,8 @@ def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
         ax.set(xlabel="final test accuracy (%)", title=label)
         ax.grid(axis="y", alpha=0)
     handles = [
-        plt.Line2D([], [], marker="o", color="grey", ls="", label=f"mean ± {CI_LABEL}"),
-        plt.Line2D([], [], marker="o", ms=4, color="black", alpha=0.6, ls="", label="one seed"),
+        Line2D([], [], marker="o", color="grey", ls="", label=f"mean ± {CI_LABEL}"),
+        Line2D([], [], marker="o", ms=4, color="black", alpha=0.6, ls="", label="one seed"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8)
     fig.suptitle("Final test accuracy per cell (each dataset on its own scale)")
@@ -435,7 +373,7 @@ def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
     """Per-class final accuracy, a row per cell and a panel per dataset."""
     labels = list(dict.fromkeys(summary["dataset_label"]))
     cells = list(dict.fromkeys(summary["cell"]))
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         1, len(labels), figsize=(6.2 * len(labels), 0.4 * len(cells) + 2.4), squeeze=False
     )
     for ax, label in zip(axes[0], labels, strict=True):
@@ -482,9 +420,9 @@ def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | 
     levels = list(dict.fromkeys(summary[x]))
     positions = np.arange(len(levels))  # numbers, not categories: one order in every panel
     labels = list(dict.fromkeys(summary["dataset_label"]))
-    palette = _dataset_colours(labels)
+    palette = colours(labels)
     pairs = list(dict.fromkeys(zip(gaps["a_label"], gaps["b_label"], strict=True)))
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         2,
         len(panels),
         figsize=(3.6 * len(panels) + 1.2, 6.6),
@@ -545,7 +483,7 @@ def _legend_table(columns: list[list[tuple]]) -> tuple[list, list[str], int]:
     """Legend entries laid out as columns (matplotlib fills a legend column by column):
     shorter columns padded with invisible entries."""
     rows = max(len(c) for c in columns)
-    blank = (plt.Line2D([], [], alpha=0), "")
+    blank = (Line2D([], [], alpha=0), "")
     entries = [e for c in columns for e in [*c, *[blank] * (rows - len(c))]]
     return [h for h, _ in entries], [n for _, n in entries], len(columns)
 

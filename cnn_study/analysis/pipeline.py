@@ -17,6 +17,7 @@ from cnn_study.analysis.collect import Collection, collect
 from cnn_study.analysis.portable import portable_runs
 from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import Study, summarise_study
+from cnn_study.analysis.style import figure_style
 from cnn_study.errors import StudyError
 from cnn_study.runs import COMPLETE
 
@@ -85,8 +86,9 @@ def analyse(
 
     out.mkdir(parents=True, exist_ok=True)
     written = _write_tables(study, out)
-    for name, fig in kind.figures(study).items():
-        written.extend(figures.save(fig, out, name))
+    with figure_style():  # read while drawing and while saving, so around both
+        for name, fig in kind.figures(study).items():
+            written.extend(figures.save(fig, out, name))
 
     tables = kind.tables(study)
     written.append(_write(out / "summary.md", report.to_markdown(_summary_blocks(tables))))

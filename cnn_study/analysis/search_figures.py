@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cnn_study.analysis.figures import CI_LABEL, colours, panels, plt
-from cnn_study.analysis.stats import TARGET
+from cnn_study.analysis.chapter import TARGET
+from cnn_study.analysis.figures import CI_LABEL
+from cnn_study.analysis.layout import panels, subplots
+from cnn_study.analysis.style import colours
 
 # Trials far below the rest (a diverged learning rate: about 10%, chance) would squash the
 # axes; they are drawn on the lower edge as open triangles, and counted.
@@ -66,7 +68,7 @@ def search_slices(searches: dict[str, pd.DataFrame], params: list[str]) -> Figur
     """How validation accuracy depends on each searched parameter: one row per search, one
     column per parameter, every complete trial a dot (the best ringed)."""
     rows, cols = len(searches), len(params)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(2.6 * cols, 2.4 * rows), squeeze=False)
     for r, (label, trials) in enumerate(searches.items()):
         done = trials[trials["state"] == "complete"]
         floor = _floor(done["value"])

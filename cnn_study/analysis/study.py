@@ -12,20 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from cnn_study.analysis.chapter import CHAPTER_CELL
 from cnn_study.analysis.collect import Collection
-from cnn_study.analysis.searches import Search
-from cnn_study.analysis.stats import (
-    CHAPTER_CELL,
-    confusion,
+from cnn_study.analysis.grouping import (
     dataset_order,
     default_reference,
     factor_name,
-    gaps,
     group_keys,
     group_label,
-    per_class,
-    summarise,
 )
+from cnn_study.analysis.searches import Search
+from cnn_study.analysis.tables import confusion, gaps, per_class, summarise
 from cnn_study.errors import StudyError
 
 

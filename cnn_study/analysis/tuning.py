@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cnn_study.analysis.stats import contrast, dataset_order, holm, welch
-from cnn_study.factors import CHAPTER_CELL
-
-CHAPTER = CHAPTER_CELL["recipe"]
+from cnn_study.analysis.chapter import CHAPTER_RECIPE
+from cnn_study.analysis.grouping import dataset_order
+from cnn_study.analysis.inference import contrast, holm, welch
 
 
 def _finals(runs: pd.DataFrame, recipe: str, dataset: str) -> np.ndarray:
@@ -24,7 +23,9 @@ def _finals(runs: pd.DataFrame, recipe: str, dataset: str) -> np.ndarray:
 
 def recipe_order(recipes) -> list[str]:
     """The chapter's recipe first, then the tuned ones by name (unlabelled runs left out)."""
-    return sorted({r for r in recipes if isinstance(r, str)}, key=lambda r: (r != CHAPTER, r))
+    return sorted(
+        {r for r in recipes if isinstance(r, str)}, key=lambda r: (r != CHAPTER_RECIPE, r)
+    )
 
 
 def tuned_on(recipe, datasets: list[str]) -> str | None:
@@ -46,9 +47,9 @@ def tuning_gains(runs: pd.DataFrame) -> pd.DataFrame:
     datasets = dataset_order(runs["dataset.name"])
     rows = []
     for dataset in datasets:
-        chapter = _finals(runs, CHAPTER, dataset)
+        chapter = _finals(runs, CHAPTER_RECIPE, dataset)
         for recipe in recipe_order(runs["recipe"]):
-            if recipe == CHAPTER:
+            if recipe == CHAPTER_RECIPE:
                 continue
             tuned = _finals(runs, recipe, dataset)
             if len(tuned) == 0 or len(chapter) == 0:
@@ -83,8 +84,8 @@ def recipe_share_of_gap(runs: pd.DataFrame) -> dict[str, float] | None:
     if own[a] is None or own[b] is None:
         return None
     samples = [
-        _finals(runs, CHAPTER, a),
-        _finals(runs, CHAPTER, b),
+        _finals(runs, CHAPTER_RECIPE, a),
+        _finals(runs, CHAPTER_RECIPE, b),
         _finals(runs, own[a], a),
         _finals(runs, own[b], b),
     ]

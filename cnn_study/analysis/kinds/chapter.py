@@ -14,10 +14,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cnn_study.analysis import figures, report
+from cnn_study.analysis.chapter import TARGET
+from cnn_study.analysis.inference import CONFIDENCE
 from cnn_study.analysis.kinds import common
 from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
 from cnn_study.analysis.kinds.common import p_value, pct, points
-from cnn_study.analysis.stats import CONFIDENCE, TARGET
 from cnn_study.analysis.study import Study
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from cnn_study.analysis import report
+from cnn_study.analysis.chapter import CHAPTER_REFERENCE
+from cnn_study.analysis.grouping import dataset_order
 from cnn_study.analysis.portable import portable_path, portable_run
-from cnn_study.analysis.stats import CHAPTER_REFERENCE, dataset_order
 from cnn_study.analysis.study import Study
 from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.runs import COMPLETE

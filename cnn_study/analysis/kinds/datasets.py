@@ -17,16 +17,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cnn_study.analysis import figures, report
+from cnn_study.analysis.chapter import CHAPTER_DATASETS
+from cnn_study.analysis.inference import CONFIDENCE
 from cnn_study.analysis.kinds import common
 from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
 from cnn_study.analysis.kinds.chapter import per_class_table
 from cnn_study.analysis.kinds.common import p_value, pct, points
-from cnn_study.analysis.stats import CONFIDENCE
 from cnn_study.analysis.study import Study
 
 LEVEL = f"{CONFIDENCE:.0%}"
-# The chapter's own comparison, which the chapter kind reports against its 99% claim.
-CHAPTER_DATASETS = {"mnist", "fashion"}
 
 
 def _datasets(study: Study) -> set[str]:

@@ -15,10 +15,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cnn_study.analysis import figures, report
+from cnn_study.analysis.chapter import CHAPTER_EPOCHS
+from cnn_study.analysis.inference import CONFIDENCE
 from cnn_study.analysis.kinds import common
 from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
 from cnn_study.analysis.kinds.common import p_value, pct, points
-from cnn_study.analysis.stats import CONFIDENCE
 from cnn_study.analysis.study import Study
 
 LEVEL = f"{CONFIDENCE:.0%}"
@@ -248,12 +249,12 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
         *common.commands(study),
         B.Heading("The answer"),
     ]
-    if 40 not in epochs:
+    if CHAPTER_EPOCHS not in epochs:
         blocks.append(
             B.Paragraph(
-                f"These runs train for {epochs_text} epochs, not the chapter's 40: the cell "
-                "with the chapter's CNN and SGD is the chapter's recipe cut short, not the "
-                "chapter study, whose own report gives its 40-epoch numbers."
+                f"These runs train for {epochs_text} epochs, not the chapter's {CHAPTER_EPOCHS}: "
+                "the cell with the chapter's CNN and SGD is the chapter's recipe cut short, not "
+                f"the chapter study, whose own report gives its {CHAPTER_EPOCHS}-epoch numbers."
             )
         )
     if study.reference_chosen or (not gap.empty and _several_pairs(gap)):

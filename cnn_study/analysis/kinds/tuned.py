@@ -15,14 +15,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cnn_study.analysis import figures, report, search_figures
+from cnn_study.analysis.chapter import CHAPTER_EPOCHS, CHAPTER_RECIPE, TARGET
+from cnn_study.analysis.grouping import dataset_order
 from cnn_study.analysis.kinds import common
 from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
 from cnn_study.analysis.kinds.common import p_value, pct, points
 from cnn_study.analysis.searches import Search
-from cnn_study.analysis.stats import TARGET, dataset_order
 from cnn_study.analysis.study import Study
 from cnn_study.analysis.tuning import (
-    CHAPTER,
     own_recipe,
     recipe_order,
     recipe_share_of_gap,
@@ -82,7 +82,7 @@ def recipe_table(study: Study) -> pd.DataFrame:
         row = {
             "recipe": recipe,
             "chosen on": "the chapter"
-            if recipe == CHAPTER
+            if recipe == CHAPTER_RECIPE
             else f"{study.names.get(dataset, dataset)} validation accuracy",
         }
         for key, name in RECIPE_KEYS.items():
@@ -257,7 +257,7 @@ def answer(study: Study) -> str:
     for dataset in datasets:
         own = own_recipe(study.runs["recipe"], dataset, datasets)
         label = names.get(dataset, dataset)
-        chapter = _cell(summary, dataset, CHAPTER)
+        chapter = _cell(summary, dataset, CHAPTER_RECIPE)
         tuned = _cell(summary, dataset, own)
         gain = gains[(gains["dataset"] == dataset) & (gains["recipe"] == own)] if len(gains) else []
         if chapter is None or tuned is None or len(gain) == 0:  # a study still running
@@ -425,9 +425,9 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             "Student t intervals over seeds; differences use Welch's interval and t-test, the "
             "share of the gap a four-mean contrast with a Welch-Satterthwaite interval; Holm's "
             "correction runs over each table's family of tests. The chapter's own study "
-            "(analysis/chapter5) trains 40 epochs on all 60,000 images; here every recipe "
-            "trains the same epochs on the 50,000 left after the split, so the chapter "
-            "recipe's numbers here are its own at these epochs, not the chapter study's."
+            f"(analysis/chapter5) trains {CHAPTER_EPOCHS} epochs on all 60,000 images; here "
+            "every recipe trains the same epochs on the 50,000 left after the split, so the "
+            "chapter recipe's numbers here are its own at these epochs, not the chapter study's."
         ),
         *common.machine(study),
         *common.appendix(study),

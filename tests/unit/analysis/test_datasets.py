@@ -1,5 +1,5 @@
-"""Datasets compared with a reference: gaps checked against scipy and Welch and Holm worked
-out here, the reference chosen by name or label, each dataset's own classes, and the
+"""Datasets compared with a reference: gaps checked against scipy's Welch test and Holm's
+step-down procedure, the reference chosen by name or label, each dataset's own classes, and the
 chapter's own two datasets still reported as the chapter."""
 
 import math
@@ -18,6 +18,7 @@ from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.study import summarise_study
 from cnn_study.errors import StudyError
 from tests.fakeruns import FIGURES, write_run
+from tests.holm import holm_by_procedure
 
 CIFAR_CLASSES = [
     "airplane",
@@ -108,25 +109,10 @@ def report_of(study) -> tuple[str, str]:
     return kind.name, report.to_markdown(kind.report(study, kind.tables(study)))
 
 
-def welch_by_hand(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """Difference of means, and Welch's 95% interval of it, from the textbook formulas."""
-    a, b = np.asarray(a), np.asarray(b)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, df) * math.sqrt(va + vb)
-    diff = a.mean() - b.mean()
-    return diff, diff - half, diff + half
-
-
-def holm_by_hand(p: list[float]) -> list[float]:
-    """Holm's step-down: the k-th smallest p times (m - k + 1), kept monotone, at most 1."""
-    m = len(p)
-    order = sorted(range(m), key=lambda i: p[i])
-    adjusted, running = [0.0] * m, 0.0
-    for k, i in enumerate(order):
-        running = max(running, min(1.0, (m - k) * p[i]))
-        adjusted[i] = running
-    return adjusted
+def welch_by_scipy(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Difference of means, and Welch's 95% interval of it, as scipy gives them."""
+    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return np.mean(a) - np.mean(b), interval.low, interval.high
 
 
 def check_gaps_against_scipy(gaps: pd.DataFrame, reference: str) -> None:
@@ -134,14 +120,14 @@ def check_gaps_against_scipy(gaps: pd.DataFrame, reference: str) -> None:
     for row in gaps.itertuples(index=False):
         a, b = FINALS[row.a], FINALS[row.b]
         test = stats.ttest_ind(a, b, equal_var=False)
-        diff, low, high = welch_by_hand(a, b)
+        diff, low, high = welch_by_scipy(a, b)
         assert row.gap == pytest.approx(diff, abs=1e-12)
         assert row.gap_ci_low == pytest.approx(low, abs=1e-9)
         assert row.gap_ci_high == pytest.approx(high, abs=1e-9)
         assert row.welch_t == pytest.approx(test.statistic)
         assert row.p_value == pytest.approx(test.pvalue)
         assert (row.seeds_a, row.seeds_b) == (len(a), len(b))
-    expected = holm_by_hand(
+    expected = holm_by_procedure(
         [
             stats.ttest_ind(FINALS[a], FINALS[b], equal_var=False).pvalue
             for a, b in zip(gaps["a"], gaps["b"], strict=True)
@@ -427,7 +413,7 @@ def test_a_grid_of_three_datasets_compares_each_pair_with_its_chapters_cell(grid
         assert set(rows.index) == {"cnn", "cnn_bn"}
         assert rows.loc["cnn", "reference"] == "chapter's cell"
         for model in ("cnn", "cnn_bn"):
-            expected = welch_by_hand(finals("mnist", model), finals(pair, model))
+            expected = welch_by_scipy(finals("mnist", model), finals(pair, model))
             got = rows.loc[model, ["gap", "gap_ci_low", "gap_ci_high"]].tolist()
             assert got == pytest.approx(expected)
         samples = [finals("mnist", "cnn_bn"), finals(pair, "cnn_bn")]
@@ -443,11 +429,11 @@ def test_a_grid_of_three_datasets_compares_each_pair_with_its_chapters_cell(grid
         assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(
             (estimate - half, estimate + half)
         )
-    assert gaps["p_holm"].tolist() == pytest.approx(holm_by_hand(list(gaps["p_value"])))
+    assert gaps["p_holm"].tolist() == pytest.approx(holm_by_procedure(list(gaps["p_value"])))
     contrasts = gaps["diff_p"].notna()
     assert contrasts.sum() == 2  # one per pair: cnn_bn against the chapter's cnn
     assert gaps.loc[contrasts, "diff_p_holm"].tolist() == pytest.approx(
-        holm_by_hand(list(gaps.loc[contrasts, "diff_p"]))
+        holm_by_procedure(list(gaps.loc[contrasts, "diff_p"]))
     )
 
 

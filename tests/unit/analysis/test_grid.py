@@ -7,7 +7,7 @@ from matplotlib import image
 from scipy import stats
 
 from cnn_study.analysis.__main__ import main
-from cnn_study.analysis.stats import contrast, holm
+from cnn_study.analysis.inference import contrast, holm
 from tests.fakeruns import write_run
 
 MODELS = ["cnn", "cnn_bn", "mlp"]
@@ -121,9 +121,17 @@ def test_gap_differences_against_the_chapters_cell(grid):
     assert (gaps["diff_p_holm"].dropna() >= gaps["diff_p"].dropna()).all()
 
 
-def test_holm_matches_hand_computed_values():
-    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> monotone
-    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+def test_holm_matches_a_published_worked_example():
+    # Wikipedia's worked example of the Holm-Bonferroni method: p = 0.01, 0.04, 0.03, 0.005
+    # at alpha = 0.05 rejects H1 and H4 only. Adjusted, as R's p.adjust(p, "holm") gives
+    # them: 0.03, 0.06, 0.06, 0.02.
+    adjusted = holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert list(adjusted <= 0.05) == [True, False, False, True]
+    # ties: 3 x 0.3 = 0.9 for the first, and no larger p-value may fall below it; capped
+    # at 1: 2 x 0.6 = 1.2
+    assert holm([0.6, 0.3, 0.3]) == pytest.approx([0.9, 0.9, 0.9])
+    assert holm([0.8, 0.6]) == pytest.approx([1.0, 1.0])
     assert np.isnan(holm([0.2, np.nan])[1]) and holm([0.2, np.nan])[0] == pytest.approx(0.2)
 
 

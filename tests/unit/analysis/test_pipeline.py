@@ -14,9 +14,9 @@ from scipy import stats
 
 from cnn_study.analysis import kinds, report
 from cnn_study.analysis.__main__ import main
+from cnn_study.analysis.grouping import group_keys
 from cnn_study.analysis.kinds import chapter
 from cnn_study.analysis.pipeline import analyse
-from cnn_study.analysis.stats import group_keys
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
 from tests.fakeruns import FIGURES, write_run
 

@@ -1,4 +1,5 @@
-"""cnn_study.analysis.stats checked against numbers worked out by hand or by scipy itself.
+"""The statistics (analysis.tables, analysis.inference) checked against numbers worked out by
+hand or by scipy itself.
 
 Per-class accuracy and the confusion matrix come from hand-made runs whose classes differ,
 and whose errors are not symmetric: a table transposed (columns read as true classes), or a
@@ -10,8 +11,8 @@ import pytest
 from scipy import stats
 
 from cnn_study.analysis.collect import collect
+from cnn_study.analysis.inference import contrast, welch
 from cnn_study.analysis.kinds.chapter import per_class_table
-from cnn_study.analysis.stats import contrast, welch
 from cnn_study.analysis.study import summarise_study
 from tests.fakeruns import write_run
 

@@ -18,6 +18,7 @@ from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import summarise_study
 from cnn_study.analysis.tuning import recipe_share_of_gap, tuning_gains
 from tests.fakeruns import write_run
+from tests.holm import holm_by_procedure
 
 # Final test accuracy of each seed, per (recipe, dataset): distinct spreads, so that a
 # swapped pair or a pooled variance would give other intervals.
@@ -154,14 +155,8 @@ def test_the_cells_gaps_and_gains_match_scipy(analysed):
             p_raw.append(expected[3])
     assert gains.loc[("fashion", "tuned-fashion"), "own_dataset"]
     assert not gains.loc[("fashion", "tuned-mnist"), "own_dataset"]
-    # Holm by hand: sorted p times (m - rank), running maximum, capped at 1.
-    order = np.argsort(p_raw)
-    holm = np.empty(4)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (4 - rank) * p_raw[i]))
-        holm[i] = running
-    assert list(gains["p_holm"]) == pytest.approx(list(holm))
+    # the four gains are one family: Holm's procedure over all four
+    assert list(gains["p_holm"]) == pytest.approx(holm_by_procedure(p_raw))
 
 
 def test_the_recipes_share_of_the_gap_is_the_contrast_of_four_means(analysed):
