@@ -1,4 +1,4 @@
-"""python -m cnn_study.analysis PATH [PATH ...] [--out DIR] [--reference DATASET]"""
+"""python -m cnn_study.analysis PATH [PATH ...] [--out DIR] [--reference DATASET] [--no-figures]"""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the dataset every gap is measured from, by name or label, e.g. mnist or "
         "CIFAR-10 (default: mnist where present, else the first dataset in name order)",
     )
+    parser.add_argument(
+        "--no-figures",
+        dest="draw",
+        action="store_false",
+        help="write the tables and a report without figures (drawing them takes most of "
+        "the time): a quick look at a sweep still running",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("cnn_study").setLevel(logging.INFO)
@@ -57,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         result = analyse(
-            args.paths, args.out, command, overwrite=args.overwrite, reference=args.reference
+            args.paths,
+            args.out,
+            command,
+            overwrite=args.overwrite,
+            reference=args.reference,
+            draw=args.draw,
         )
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)

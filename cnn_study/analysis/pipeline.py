@@ -51,10 +51,17 @@ def analyse(
     command: str | None = None,
     overwrite: bool = False,
     reference: str | None = None,
+    draw: bool = True,
 ) -> Analysis:
     """Analyse every run below paths and write tables, figures and the report to out
     (default: analysis/<study>/); reference: the dataset every gap is measured from, by
-    name or label (default: MNIST where present, else the first in name order)."""
+    name or label (default: MNIST where present, else the first in name order).
+
+    draw=False: the tables and a report without its figures. Drawing and saving them is
+    most of an analysis's time (a grid's twelve-panel figures take seconds, its numbers a
+    fraction of one), and a check of the numbers, or a first look at a sweep still
+    running, needs none of them.
+    """
     # Reads only; nothing is written before the checks below. A search's trials are its
     # evidence, not runs of the study it served: they are kept apart.
     collection, trials = collect(paths).split_trials()
@@ -86,13 +93,17 @@ def analyse(
 
     out.mkdir(parents=True, exist_ok=True)
     written = _write_tables(study, out)
-    with figure_style():  # read while drawing and while saving, so around both
-        for name, fig in kind.figures(study).items():
-            written.extend(figures.save(fig, out, name))
+    if draw:
+        with figure_style():  # read while drawing and while saving, so around both
+            for name, fig in kind.figures(study).items():
+                written.extend(figures.save(fig, out, name))
 
     tables = kind.tables(study)
     written.append(_write(out / "summary.md", report.to_markdown(_summary_blocks(tables))))
-    markdown = report.to_markdown(kind.report(study, tables))
+    blocks = kind.report(study, tables)
+    if not draw:
+        blocks = [block for block in blocks if not isinstance(block, report.Figure)]
+    markdown = report.to_markdown(blocks)
     written.append(_write(out / "report.md", markdown))
     written.append(_write(out / "report.html", report.to_html(markdown, out, kind.title)))
     return Analysis(
