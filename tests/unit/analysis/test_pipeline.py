@@ -128,6 +128,17 @@ def test_the_html_is_the_markdown_rendered_with_every_figure_embedded(study):
     assert "<code>model._target_</code>" in page and "<em>target</em>" not in page
 
 
+def test_without_figures_the_tables_are_the_same_and_the_report_names_no_figure(study, tmp_path):
+    quick = tmp_path / "quick"
+    assert main([str(study / "outputs"), "--out", str(quick), "--no-figures"]) == 0
+    for table in ("runs.csv", "epochs.csv", "summary.csv", "gaps.csv", "per_class.csv"):
+        assert (quick / table).read_bytes() == (study / "analysis" / table).read_bytes(), table
+    assert not list(quick.glob("*.png")) and not list(quick.glob("*.pdf"))
+    assert "![" in (study / "analysis" / "report.md").read_text()
+    assert "![" not in (quick / "report.md").read_text()
+    assert "<img" not in (quick / "report.html").read_text()
+
+
 def test_the_html_renderer_shows_text_and_never_runs_it(tmp_path):
     blocks = [
         report.Heading("Keys like `model._target_`"),
@@ -171,7 +182,7 @@ def test_incomplete_malformed_and_foreign_folders(tmp_path, caplog):
     before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
 
     with caplog.at_level("WARNING"):
-        assert main([str(runs), "--out", str(tmp_path / "out")]) == 0
+        assert main([str(runs), "--out", str(tmp_path / "out"), "--no-figures"]) == 0
     table = pd.read_csv(tmp_path / "out" / "runs.csv").set_index("seed")
     assert table.loc[7, "status"] == "incomplete" and table.loc[8, "status"] == "failed"
     assert table.loc[9, "status"] == "incomplete"  # unreadable metrics: not counted as complete
@@ -207,7 +218,12 @@ def test_a_copied_run_folder_counts_once_and_is_named(tmp_path, caplog):
         write_run(runs, "fashion", seed, curve(acc - 0.1))
     shutil.copytree(runs / "mnist" / "seed=0", tmp_path / "backup" / "seed=0")
     with caplog.at_level("WARNING"):
-        assert main([str(runs), str(tmp_path / "backup"), "--out", str(tmp_path / "an")]) == 0
+        assert (
+            main(
+                [str(runs), str(tmp_path / "backup"), "--out", str(tmp_path / "an"), "--no-figures"]
+            )
+            == 0
+        )
     summary = pd.read_csv(tmp_path / "an" / "summary.csv").set_index("dataset")
     assert summary.loc["mnist", "seeds"] == 2
     assert summary.loc["mnist", "final_acc_std"] == pytest.approx(np.std([0.99, 0.986], ddof=1))
@@ -219,7 +235,18 @@ def test_one_run_and_its_copy_is_one_seed_not_a_zero_width_interval(tmp_path):
     write_run(tmp_path / "a", "mnist", 0, curve(0.99))
     write_run(tmp_path / "a", "fashion", 0, curve(0.89))
     shutil.copytree(tmp_path / "a", tmp_path / "b")
-    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "an")]) == 0
+    assert (
+        main(
+            [
+                str(tmp_path / "a"),
+                str(tmp_path / "b"),
+                "--out",
+                str(tmp_path / "an"),
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     summary = pd.read_csv(tmp_path / "an" / "summary.csv")
     assert (summary["seeds"] == 1).all() and summary["final_acc_ci_low"].isna().all()
 
@@ -228,7 +255,7 @@ def test_runs_of_two_studies_are_never_pooled(tmp_path):
     for study in ("first", "second"):
         for seed in range(2):
             write_run(tmp_path / study, "mnist", seed, curve(0.99), overrides={"study": study})
-    assert main([str(tmp_path), "--out", str(tmp_path / "an")]) == 0
+    assert main([str(tmp_path), "--out", str(tmp_path / "an"), "--no-figures"]) == 0
     summary = pd.read_csv(tmp_path / "an" / "summary.csv")
     assert len(summary) == 2 and (summary["seeds"] == 2).all()
     assert sorted(summary["group"]) == ["study=first", "study=second"]
@@ -245,7 +272,7 @@ def test_records_are_portable_and_commands_rerunnable(tmp_path, monkeypatch):
             overrides.read_text() + "- study=my study\n- paths.output_dir=/elsewhere/outputs\n"
         )
     monkeypatch.chdir(tmp_path)
-    assert main(["outputs", "--out", "mine"]) == 0
+    assert main(["outputs", "--out", "mine", "--no-figures"]) == 0
     table = pd.read_csv(tmp_path / "mine" / "runs.csv")
     cells = [str(v) for v in table.to_numpy().ravel()]
     assert not [c for c in cells if c.startswith(("/study", str(tmp_path)))]
@@ -261,7 +288,7 @@ def test_an_image_folders_path_is_recorded_portably(tmp_path):
     keys = {"source": "image_folder", "folder": "/study/images/leaves", "label": "Leaves"}
     for seed in range(2):
         write_run(tmp_path / "outputs", "leaves", seed, curve(0.9), dataset_keys=keys)
-    assert main([str(tmp_path / "outputs"), "--out", str(tmp_path / "an")]) == 0
+    assert main([str(tmp_path / "outputs"), "--out", str(tmp_path / "an"), "--no-figures"]) == 0
     table = pd.read_csv(tmp_path / "an" / "runs.csv")
     assert table["dataset.folder"].unique().tolist() == ["images/leaves"]  # below root /study
 
@@ -272,19 +299,23 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     for seed in range(3):
         write_run(tmp_path / "outputs", "mnist", seed, curve(0.99))
     monkeypatch.chdir(tmp_path)
-    assert main(["outputs"]) == 0
+    assert main(["outputs", "--no-figures"]) == 0
     published = tmp_path / "analysis" / "chapter5"
     before = {p: p.read_bytes() for p in published.iterdir()}
-    assert len(before) > 10
+    assert {"runs.csv", "summary.csv", "report.md", "report.html"} <= {p.name for p in before}
     (tmp_path / "one_seed").mkdir()
     shutil.copytree(tmp_path / "outputs" / "mnist" / "seed=0", tmp_path / "one_seed" / "seed=0")
     assert main(["one_seed"]) == 2
     err = capsys.readouterr().err
     assert "holds a report of 3 other runs" in err and "--out DIR" in err and "--overwrite" in err
     assert {p: p.read_bytes() for p in published.iterdir()} == before
-    assert main(["outputs"]) == 0  # the same runs again: refreshing the report is fine
+    assert (
+        main(["outputs", "--no-figures"]) == 0
+    )  # the same runs again: refreshing the report is fine
     write_run(tmp_path / "outputs", "mnist", 3, curve(0.99))
-    assert main(["outputs"]) == 0  # a seed added: the report's runs are all still there
+    assert (
+        main(["outputs", "--no-figures"]) == 0
+    )  # a seed added: the report's runs are all still there
     # the same study run again elsewhere: the same folder names, other runs
     results = tmp_path / "outputs" / "mnist" / "seed=0" / "results.json"
     results.write_text(results.read_text().replace("2026-01-01T00:00:00", "2027-01-01T00:00:00"))
@@ -292,7 +323,7 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     assert main(["outputs"]) == 2
     assert "holds a report of 4 other runs" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in published.iterdir()} == before
-    assert main(["one_seed", "--overwrite"]) == 0
+    assert main(["one_seed", "--overwrite", "--no-figures"]) == 0
 
 
 def test_the_run_folder_gives_overrides_choices_and_status(tmp_path):
@@ -337,7 +368,8 @@ def test_the_kind_is_chosen_once_from_the_runs_and_every_kind_cleans_paths(two_k
     choose = kinds.choose
     monkeypatch.setattr(kinds, "choose", lambda study: chosen.append(choose(study)) or chosen[-1])
     done = {
-        name: analyse([two_kinds / name], two_kinds / "out" / name) for name in ("chapter", "grid")
+        name: analyse([two_kinds / name], two_kinds / "out" / name, draw=False)
+        for name in ("chapter", "grid")
     }
     assert [kind.name for kind in chosen] == ["chapter", "grid"]  # once per analysis
     assert {name: a.kind for name, a in done.items()} == {"chapter": "chapter", "grid": "grid"}
@@ -356,6 +388,6 @@ def test_the_kind_is_chosen_once_from_the_runs_and_every_kind_cleans_paths(two_k
 def test_a_new_kind_is_one_entry_in_the_registry(two_kinds, monkeypatch):
     tuned = dataclasses.replace(chapter.KIND, name="tuned", title="tuned report")
     monkeypatch.setattr(kinds, "KINDS", (tuned, *kinds.KINDS))
-    result = analyse([two_kinds / "grid"], two_kinds / "out")
+    result = analyse([two_kinds / "grid"], two_kinds / "out", draw=False)
     assert result.kind == "tuned"
     assert "<title>tuned report</title>" in (two_kinds / "out" / "report.html").read_text()
