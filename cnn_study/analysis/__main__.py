@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="where to write (default: analysis/<study>/, one folder per study)",
+        help="where to write (default: reports/<study>/, one folder per study; the published "
+        "reports in analysis/ are written only with --out)",
     )
     parser.add_argument(
         "--overwrite",

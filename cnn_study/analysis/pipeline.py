@@ -54,7 +54,7 @@ def analyse(
     draw: bool = True,
 ) -> Analysis:
     """Analyse every run below paths and write tables, figures and the report to out
-    (default: analysis/<study>/); reference: the dataset every gap is measured from, by
+    (default: reports/<study>/); reference: the dataset every gap is measured from, by
     name or label (default: MNIST where present, else the first in name order).
 
     draw=False: the tables and a report without its figures. Drawing and saving them is
@@ -141,10 +141,17 @@ def _summary_blocks(tables: kinds.Tables) -> list[report.Block]:
     return [block for table in tables.values() for block in table.blocks()]
 
 
+# A user's own reports, one folder per study. The published ones live in analysis/<study>/
+# and are written there only by their published commands (--out analysis/<study>): a user who
+# runs the chapter study on a fresh clone and analyses it must get a report of their own
+# runs, not a refusal to replace the published one (or, with --overwrite, its loss).
+REPORTS = Path("reports")
+
+
 def default_out(runs: pd.DataFrame) -> Path:
-    """analysis/<study>/: each study's report in its own folder."""
+    """reports/<study>/: each study's report in its own folder."""
     studies = sorted({str(s) for s in runs.get("study", pd.Series(["study"])).dropna()})
-    return Path("analysis") / "+".join(studies or ["study"])
+    return REPORTS / "+".join(studies or ["study"])
 
 
 def _check_other_report(out: Path, runs: pd.DataFrame, overwrite: bool) -> None:

@@ -299,30 +299,32 @@ def test_the_default_output_is_one_folder_per_study_and_never_replaces_another_r
     for seed in range(3):
         write_run(tmp_path / "outputs", "mnist", seed, curve(0.99))
     monkeypatch.chdir(tmp_path)
+    published = tmp_path / "analysis" / "chapter5"  # a fresh clone's published report
+    published.mkdir(parents=True)
+    (published / "runs.csv").write_text("run,status,finished\noutputs/x,complete,2026\n")
     assert main(["outputs", "--no-figures"]) == 0
-    published = tmp_path / "analysis" / "chapter5"
-    before = {p: p.read_bytes() for p in published.iterdir()}
+    assert (published / "runs.csv").read_text().startswith("run,status,finished\noutputs/x")
+    mine = tmp_path / "reports" / "chapter5"
+    before = {p: p.read_bytes() for p in mine.iterdir()}
     assert {"runs.csv", "summary.csv", "report.md", "report.html"} <= {p.name for p in before}
     (tmp_path / "one_seed").mkdir()
     shutil.copytree(tmp_path / "outputs" / "mnist" / "seed=0", tmp_path / "one_seed" / "seed=0")
     assert main(["one_seed"]) == 2
     err = capsys.readouterr().err
     assert "holds a report of 3 other runs" in err and "--out DIR" in err and "--overwrite" in err
-    assert {p: p.read_bytes() for p in published.iterdir()} == before
-    assert (
-        main(["outputs", "--no-figures"]) == 0
-    )  # the same runs again: refreshing the report is fine
+    assert {p: p.read_bytes() for p in mine.iterdir()} == before
+    # the same runs again: refreshing the report is fine
+    assert main(["outputs", "--no-figures"]) == 0
+    # a seed added: the report's runs are all still there
     write_run(tmp_path / "outputs", "mnist", 3, curve(0.99))
-    assert (
-        main(["outputs", "--no-figures"]) == 0
-    )  # a seed added: the report's runs are all still there
+    assert main(["outputs", "--no-figures"]) == 0
     # the same study run again elsewhere: the same folder names, other runs
     results = tmp_path / "outputs" / "mnist" / "seed=0" / "results.json"
     results.write_text(results.read_text().replace("2026-01-01T00:00:00", "2027-01-01T00:00:00"))
-    before = {p: p.read_bytes() for p in published.iterdir()}
+    before = {p: p.read_bytes() for p in mine.iterdir()}
     assert main(["outputs"]) == 2
     assert "holds a report of 4 other runs" in capsys.readouterr().err
-    assert {p: p.read_bytes() for p in published.iterdir()} == before
+    assert {p: p.read_bytes() for p in mine.iterdir()} == before
     assert main(["one_seed", "--overwrite", "--no-figures"]) == 0
 
 
