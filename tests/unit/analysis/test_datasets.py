@@ -106,7 +106,7 @@ def report_of(study) -> tuple[str, str]:
     """The study's kind and its report.md, without drawing figures (seconds per study): only
     the four-dataset study below goes through the whole pipeline."""
     kind = kinds.choose(study)
-    return kind.name, report.to_markdown(kind.report(study, kind.tables(study)))
+    return kind.name, report.to_markdown(kinds.write(study, kind.report(study, kind.tables(study))))
 
 
 def welch_by_scipy(a: list[float], b: list[float]) -> tuple[float, float, float]:

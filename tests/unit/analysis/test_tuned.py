@@ -256,7 +256,7 @@ def test_a_study_still_running_or_unlabelled_never_crashes_the_report(tuned_stud
     study = _grouped(paths)
     assert kinds.choose(study).name == "tuned"
     text = "\n".join(
-        report.to_markdown(tuned.write_report(study, tuned.tables(study))).splitlines()
+        report.to_markdown(kinds.write(study, tuned.report(study, tuned.tables(study)))).splitlines()
     )
     assert "On **MNIST**" in text and "On **FashionMNIST**" not in text
     # runs without a recipe label (the chapter study's) alongside: not a tuned study
