@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from cnn_study.analysis.chapter import TARGET
 from cnn_study.analysis.inference import ALPHA, CONFIDENCE
 
-LEVEL = f"{CONFIDENCE:.0%}"  # "95%": the level of every interval, as headers and text say it
-TARGET_LABEL = f"{TARGET:.0%}"  # "99%": the chapter's claim
+LEVEL = f"{CONFIDENCE:.0%}"  # the level of every interval, as headers and text say it
+TARGET_LABEL = f"{TARGET:.0%}"  # the chapter's claim, as text says it
 ALPHA_LABEL = f"{ALPHA:.2g}"  # "0.05": the level a p-value is judged at
 
 
