@@ -12,10 +12,18 @@ import numpy as np
 from scipy import stats
 
 CONFIDENCE = 0.95
+# The level a p-value is judged significant at: the one that matches the intervals, so that
+# "significant" and "the interval excludes zero" agree for a single test.
+ALPHA = round(1 - CONFIDENCE, 12)  # 0.05, not 0.050000000000000044
+
+
+def significant(p: float) -> bool:
+    """Is p (adjusted where the report adjusts it) below ALPHA? NaN (untested): no."""
+    return bool(p < ALPHA)
 
 
 def mean_interval(values: np.ndarray) -> tuple[float, float, float, float]:
-    """Mean, sample std, and the 95% t interval of the mean (NaN where n < 2)."""
+    """Mean, sample std, and the t interval of the mean at CONFIDENCE (NaN where n < 2)."""
     n = len(values)
     mean = float(np.mean(values)) if n else math.nan
     if n < 2:
@@ -32,8 +40,8 @@ def mean_interval(values: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def welch(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Difference of means a - b with Welch's 95% interval and two-sided t-test, as scipy's
-    ttest_ind gives them."""
+    """Difference of means a - b with Welch's interval (at CONFIDENCE) and two-sided
+    t-test, as scipy's ttest_ind gives them."""
     diff = float(np.mean(a) - np.mean(b))
     untested = {"welch_t": math.nan, "welch_df": math.nan, "p_value": math.nan}
     if len(a) < 2 or len(b) < 2:
@@ -70,7 +78,7 @@ def holm(p_values) -> np.ndarray:
 
 
 def contrast(samples: list[np.ndarray], weights: list[float]) -> dict[str, float]:
-    """sum(w_i * mean_i) over independent samples, with a Welch-Satterthwaite 95% interval
+    """sum(w_i * mean_i) over independent samples, with a Welch-Satterthwaite interval at CONFIDENCE
     and t-test; e.g. a difference of two gaps: weights [1, -1, -1, 1]."""
     estimate = float(sum(w * np.mean(x) for w, x in zip(weights, samples, strict=True)))
     nan = {"ci_low": math.nan, "ci_high": math.nan, "t": math.nan, "df": math.nan, "p": math.nan}

@@ -100,7 +100,7 @@ def analyse(
 
     tables = kind.tables(study)
     written.append(_write(out / "summary.md", report.to_markdown(_summary_blocks(tables))))
-    blocks = kind.report(study, tables)
+    blocks = kinds.write(study, kind.report(study, tables))
     if not draw:
         blocks = [block for block in blocks if not isinstance(block, report.Figure)]
     markdown = report.to_markdown(blocks)

@@ -1,10 +1,10 @@
-"""What every kind of report says alike: numbers as the reports write them, the opening
-line, the commands, the reference dataset, the hardest classes, what was run (the recipe
-held fixed), the machine, the records of every run, and the last two figures."""
+"""What every kind of report says alike: the opening line, the commands, the reference
+dataset, the hardest classes, what was run (the recipe held fixed), the machine, the
+records of every run, and the last two figures. The writer (kinds/skeleton.py) puts them
+under their section headings; numbers are formatted as kinds/formats.py writes them."""
 
 from __future__ import annotations
 
-import math
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,30 +14,13 @@ import pandas as pd
 from cnn_study.analysis import report
 from cnn_study.analysis.chapter import CHAPTER_REFERENCE
 from cnn_study.analysis.grouping import dataset_order
+from cnn_study.analysis.kinds.formats import pct
 from cnn_study.analysis.portable import portable_path, portable_run
 from cnn_study.analysis.study import Study
 from cnn_study.factors import CHOICE_GROUPS
 from cnn_study.runs import COMPLETE
 
 # --- numbers ----------------------------------------------------------------------------
-
-
-def pct(value: float, digits: int = 2) -> str:
-    return (
-        "n/a"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{100 * value:.{digits}f}%"
-    )
-
-
-def points(value: float, digits: int = 2) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.{digits}f}"
-
-
-def p_value(value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
 
 
 def test_set_size(runs: pd.DataFrame) -> str:
@@ -141,19 +124,22 @@ def unique(runs: pd.DataFrame, column: str) -> str:
     return ", ".join(sorted({str(v) for v in runs[column].dropna()})) or "n/a"
 
 
-def commands(study: Study) -> list[report.Block]:
+def commands(
+    study: Study, lines: list[str] | None = None, timing: str | None = None
+) -> list[report.Block]:
+    """The commands that made the runs (default: rebuilt from the study's runs), then this
+    analysis; then where they ran and how long they took (default: the runs' own times)."""
     runs = study.runs
+    lines = study_commands(runs) if lines is None else lines
     return [
-        report.Heading("Commands"),
         report.Paragraph(
-            "The study (rebuilt from the runs' saved overrides), then this analysis, both "
-            "run from the project folder:"
+            "The study (rebuilt from the runs' saved overrides), then this analysis, run "
+            "from the project folder:"
         ),
-        report.Code(
-            "\n".join(study_commands(runs) + [study.command or "python -m cnn_study.analysis ..."])
-        ),
+        report.Code("\n".join([*lines, study.command or "python -m cnn_study.analysis ..."])),
         report.Paragraph(
-            f"Ran on {unique(runs, 'device')} ({unique(runs, 'device_name')}), host "
+            timing
+            or f"Ran on {unique(runs, 'device')} ({unique(runs, 'device_name')}), host "
             f"{unique(runs, 'host')}, {unique(runs, 'num_threads')} torch thread(s) per run, "
             f"launcher {unique(runs, 'launcher')}: {runs['train_seconds'].sum() / 60:.1f} min "
             f"of training in all, {elapsed_minutes(runs):.1f} min from the first run's start "
@@ -203,7 +189,6 @@ def what_was_run(study: Study, differences: str, varied: list[str]) -> list[repo
     varied: the config keys left out of the recipe table (they are what differs).
     """
     return [
-        report.Heading("What was run"),
         report.Paragraph(differences + " Every other setting is the same in every run:"),
         report.Table(recipe(study.runs, varied)),
     ]
@@ -212,7 +197,6 @@ def what_was_run(study: Study, differences: str, varied: list[str]) -> list[repo
 def machine(study: Study) -> list[report.Block]:
     runs = study.runs
     return [
-        report.Heading("Machine and time"),
         report.Table(
             pd.DataFrame(
                 [

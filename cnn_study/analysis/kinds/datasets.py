@@ -1,8 +1,8 @@
 """Datasets compared: the same model and recipe on several datasets, each measured against
 one reference dataset (MNIST unless another is chosen with --reference).
 
-It asks how hard each dataset is, not whether anything reaches 99% (the chapter's claim,
-which its own kind checks): its report ranks the datasets, gives each one's gap to the
+It asks how hard each dataset is, not whether anything reaches the chapter's target (its
+claim, which its own kind checks): its report ranks the datasets, gives each one's gap to the
 reference with Welch's interval and Holm-adjusted p, says in plain words which datasets are
 harder or easier than the reference and which cannot be told apart from it, and names each
 dataset's hardest classes by its own class names.
@@ -16,16 +16,25 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cnn_study.analysis import figures, report
+from cnn_study.analysis import figures
 from cnn_study.analysis.chapter import CHAPTER_DATASETS
-from cnn_study.analysis.inference import CONFIDENCE
+from cnn_study.analysis.inference import significant
 from cnn_study.analysis.kinds import common
-from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
+from cnn_study.analysis.kinds.base import Kind, Report, SummaryTable, Tables
 from cnn_study.analysis.kinds.chapter import per_class_table
-from cnn_study.analysis.kinds.common import p_value, pct, points
+from cnn_study.analysis.kinds.formats import (
+    ALPHA_LABEL,
+    LEVEL,
+    interval,
+    intervals,
+    p_value,
+    pct,
+    points,
+    seeds,
+)
+from cnn_study.analysis.kinds.gap_tables import gap_table, judged_by, judged_p
+from cnn_study.analysis.report import Figure as Caption
 from cnn_study.analysis.study import Study
-
-LEVEL = f"{CONFIDENCE:.0%}"
 
 
 def _datasets(study: Study) -> set[str]:
@@ -50,13 +59,6 @@ def title(study: Study) -> str:
 # --- tables -----------------------------------------------------------------------------
 
 
-def _interval(low: float, high: float, as_points: bool = False) -> str:
-    if math.isnan(low):
-        return "n/a"
-    show = points if as_points else pct
-    return f"{show(low)} to {show(high)}"
-
-
 def _class_counts(study: Study) -> pd.Series:
     """dataset.name -> how many classes its runs were scored on."""
     return study.per_class.drop_duplicates(["dataset", "class"]).groupby("dataset").size()
@@ -72,7 +74,7 @@ def _input_shapes(study: Study) -> dict[str, str]:
 
 
 def accuracy_table(study: Study) -> pd.DataFrame:
-    """One row per dataset: its final test accuracy over seeds, with the 95% interval."""
+    """One row per dataset: its final test accuracy over seeds, with its interval."""
     summary = study.summary
     return pd.DataFrame(
         {
@@ -86,42 +88,11 @@ def accuracy_table(study: Study) -> pd.DataFrame:
             "epochs": summary["epochs"],
             "final test acc, mean": summary["final_acc_mean"].map(pct),
             "std (points)": summary["final_acc_std"].map(points),
-            f"{LEVEL} CI": [
-                _interval(lo, hi)
-                for lo, hi in zip(
-                    summary["final_acc_ci_low"], summary["final_acc_ci_high"], strict=True
-                )
-            ],
-            "min to max": [
-                _interval(lo, hi)
-                for lo, hi in zip(summary["final_acc_min"], summary["final_acc_max"], strict=True)
-            ],
+            f"{LEVEL} CI": intervals(
+                summary["final_acc_ci_low"], summary["final_acc_ci_high"], pct
+            ),
+            "min to max": intervals(summary["final_acc_min"], summary["final_acc_max"], pct),
             "train time per run": summary["train_seconds_mean"].map(lambda s: f"{s / 60:.1f} min"),
-        }
-    )
-
-
-def _adjusted(gaps: pd.DataFrame) -> pd.Series:
-    """Holm-adjusted p where there are several gaps; a single gap's own p otherwise."""
-    return gaps["p_holm"] if "p_holm" in gaps else gaps["p_value"]
-
-
-def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset other than the reference: its gap (reference - it), Welch's
-    interval and test, p adjusted with Holm's method over the gaps."""
-    return pd.DataFrame(
-        {
-            "comparison": gaps["comparison"],
-            "seeds": [f"{a} vs {b}" for a, b in zip(gaps["seeds_a"], gaps["seeds_b"], strict=True)],
-            "gap (points)": gaps["gap"].map(points),
-            f"{LEVEL} CI (Welch)": [
-                _interval(lo, hi, as_points=True)
-                for lo, hi in zip(gaps["gap_ci_low"], gaps["gap_ci_high"], strict=True)
-            ],
-            "Welch t": gaps["welch_t"].map(lambda v: "n/a" if math.isnan(v) else f"{v:.1f}"),
-            "df": gaps["welch_df"].map(lambda v: "n/a" if math.isnan(v) else f"{v:.1f}"),
-            "p (two-sided)": gaps["p_value"].map(p_value),
-            "p (Holm)": _adjusted(gaps).map(p_value),
         }
     )
 
@@ -173,23 +144,22 @@ def draw(study: Study) -> dict[str, Figure]:
 # --- the answer in words ----------------------------------------------------------------
 
 
-def judgement(row: pd.Series, alpha: float = 1 - CONFIDENCE) -> str:
-    """harder, easier, alike (cannot be told apart) or untested, from the adjusted p."""
-    p = row["p_holm"] if "p_holm" in row else row["p_value"]
+def judgement(row: pd.Series) -> str:
+    """harder, easier, alike (cannot be told apart) or untested, from the p the gap table
+    shows (Holm-adjusted where there are several gaps)."""
+    p = judged_p(row)
     if math.isnan(p):
         return "untested"
-    if p >= alpha:
+    if not significant(p):
         return "alike"
     return "harder" if row["gap"] > 0 else "easier"
 
 
 def _evidence(row: pd.Series) -> str:
     """The gap's interval and adjusted p, as the sentences quote them."""
-    p = row["p_holm"] if "p_holm" in row else row["p_value"]
-    which = "Holm-adjusted p" if "p_holm" in row else "Welch's t-test p"
     return (
-        f"{LEVEL} CI {_interval(row['gap_ci_low'], row['gap_ci_high'], as_points=True)} "
-        f"points, {which} = {p_value(p)}"
+        f"{LEVEL} CI {interval(row['gap_ci_low'], row['gap_ci_high'])} points, "
+        f"{judged_by(row)} = {p_value(judged_p(row))}"
     )
 
 
@@ -255,64 +225,49 @@ def overview(study: Study) -> str:
     return text + " " + "; ".join(parts) + "."
 
 
-def write_report(study: Study, found: Tables) -> list[report.Block]:
-    B = report
+def report(study: Study, found: Tables) -> Report:
     runs = study.runs
-    blocks: list[report.Block] = [
-        B.Heading(f"cnn-study report: {title(study).lower()[0]}{title(study)[1:]}", 1),
-        B.Paragraph(
-            common.generated(study)
-            + f": {len(study.order)} datasets, the same model and recipe on each."
-        ),
-        *common.commands(study),
-        B.Heading("The answer"),
-        B.Paragraph(overview(study)),
-        B.Paragraph(common.reference_sentence(study)),
-        B.Paragraph("\n".join(gap_sentence(row) for _, row in study.gaps.iterrows())),
-        *found["accuracy"].blocks(),
-        *(found["gaps"].blocks() if "gaps" in found else []),
-        B.Figure(
-            Path("learning_curves.png"),
-            "Test accuracy per epoch: mean over seeds, band from the lowest to the highest seed.",
-        ),
-        B.Figure(
-            Path("final_accuracy.png"),
-            "Final test accuracy per dataset, each on its own scale: mean with its 95% t "
-            "interval; dots: single seeds.",
-        ),
-        B.Heading("Where the errors are"),
-        B.Paragraph(common.hardest_classes(study.per_class)),
-        *found["per_class"].blocks(),
-        B.Figure(
+    return Report(
+        title=f"{title(study).lower()[0]}{title(study)[1:]}",
+        opening=f": {len(study.order)} datasets, the same model and recipe on each",
+        answer=[
+            overview(study),
+            common.reference_sentence(study),
+            "\n".join(gap_sentence(row) for _, row in study.gaps.iterrows()),
+        ],
+        tables=[found["accuracy"], *([found["gaps"]] if "gaps" in found else [])],
+        figures=[
+            Caption(
+                Path("learning_curves.png"),
+                "Test accuracy per epoch: mean over seeds, band from the lowest to the highest "
+                "seed.",
+            ),
+            Caption(
+                Path("final_accuracy.png"),
+                f"Final test accuracy per dataset, each on its own scale: mean with its {LEVEL} "
+                "t interval; dots: single seeds.",
+            ),
+        ],
+        class_table=found["per_class"],
+        class_figure=Caption(
             Path("per_class_accuracy.png"),
             "Final test accuracy per class, each dataset's own classes, mean over seeds "
             "(whiskers: min to max).",
         ),
-        *common.errors_and_losses(),
-        *common.what_was_run(
-            study,
-            "The runs differ in the dataset only (`dataset.name`); seeds are the "
-            "repetitions. Seeds per dataset: "
-            + "; ".join(
-                f"{g}: {', '.join(map(str, sorted(s)))}"
-                for g, s in runs.groupby("group", sort=False)["seed"]
-            )
-            + ".",
-            study.keys,
-        ),
-        *common.machine(study),
-        *common.appendix(study),
-        B.Heading("Method"),
-        B.Paragraph(method(study)),
-    ]
-    return blocks
+        differences="The runs differ in the dataset only (`dataset.name`); seeds are the "
+        "repetitions. Seeds per dataset: "
+        + "; ".join(f"{g}: {seeds(s)}" for g, s in runs.groupby("group", sort=False)["seed"])
+        + ".",
+        varied=tuple(study.keys),
+        method=method(study),
+    )
 
 
 def method(study: Study) -> str:
     gaps = len(study.gaps)
     return (
         f"Accuracies are fractions of each dataset's {common.test_set_size(study.runs)} test "
-        "images classified correctly after the last epoch. Intervals are two-sided 95% "
+        f"images classified correctly after the last epoch. Intervals are two-sided {LEVEL} "
         "Student t intervals of the mean over seeds. Each dataset's gap to the reference is "
         "the reference's mean minus its own (positive: harder than the reference), with "
         "Welch's interval and t-test (unequal variances)"
@@ -322,11 +277,11 @@ def method(study: Study) -> str:
             if gaps > 1
             else ""
         )
-        + ". A dataset is called harder or easier where its adjusted p is below 0.05, and "
-        "not told apart from the reference otherwise. Datasets differ in images and classes, "
-        "so a gap says how hard a dataset is for this model and recipe, not for every model; "
-        "the model is the same network built for each dataset's channels, image size and "
-        "class count (the table gives its parameters on each). "
+        + ". A dataset is called harder or easier where its adjusted p is below "
+        f"{ALPHA_LABEL}, and not told apart from the reference otherwise. Datasets differ in "
+        "images and classes, so a gap says how hard a dataset is for this model and recipe, "
+        "not for every model; the model is the same network built for each dataset's "
+        "channels, image size and class count (the table gives its parameters on each). "
         "With few seeds the intervals are wide: they say how sure a mean is, not how a "
         "single run will land."
     )
@@ -338,5 +293,5 @@ KIND = Kind(
     matches=matches,
     tables=tables,
     figures=draw,
-    report=write_report,
+    report=report,
 )

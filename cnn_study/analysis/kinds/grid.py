@@ -14,15 +14,26 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cnn_study.analysis import figures, report
+from cnn_study.analysis import figures
 from cnn_study.analysis.chapter import CHAPTER_EPOCHS
-from cnn_study.analysis.inference import CONFIDENCE
+from cnn_study.analysis.inference import significant
 from cnn_study.analysis.kinds import common
-from cnn_study.analysis.kinds.base import Kind, SummaryTable, Tables
-from cnn_study.analysis.kinds.common import p_value, pct, points
+from cnn_study.analysis.kinds.base import Kind, Report, SummaryTable, Tables
+from cnn_study.analysis.kinds.formats import (
+    ALPHA_LABEL,
+    LEVEL,
+    TARGET_LABEL,
+    interval,
+    intervals,
+    p_value,
+    pct,
+    points,
+    seeds,
+    signed,
+)
+from cnn_study.analysis.kinds.gap_tables import gap_difference_table, several_pairs
+from cnn_study.analysis.report import Figure as Caption
 from cnn_study.analysis.study import Study
-
-LEVEL = f"{CONFIDENCE:.0%}"
 
 
 def matches(study: Study) -> bool:
@@ -30,16 +41,8 @@ def matches(study: Study) -> bool:
     return len(study.cell_keys) > 0 and "dataset.name" in study.keys
 
 
-def _signed(value: float) -> str:
-    return f"{'+' if value >= 0 else '-'}{abs(100 * value):.2f}"
-
-
-def _interval(low: float, high: float) -> str:
-    return "n/a" if math.isnan(low) else f"{points(low)} to {points(high)}"
-
-
 def cell_table(summary: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
-    """One row per cell and dataset: mean, std, 95% CI, distinct seeds."""
+    """One row per cell and dataset: mean, std, interval, distinct seeds."""
     return pd.DataFrame(
         {
             "dataset": summary["dataset_label"],
@@ -49,59 +52,14 @@ def cell_table(summary: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
             "parameters": summary["parameters"].map(lambda v: f"{int(v):,}"),
             "final test acc, mean": summary["final_acc_mean"].map(pct),
             "std (points)": summary["final_acc_std"].map(lambda v: points(v, 2)),
-            f"{LEVEL} CI": [
-                "n/a" if math.isnan(lo) else f"{pct(lo)} to {pct(hi)}"
-                for lo, hi in zip(
-                    summary["final_acc_ci_low"], summary["final_acc_ci_high"], strict=True
-                )
-            ],
+            f"{LEVEL} CI": intervals(
+                summary["final_acc_ci_low"], summary["final_acc_ci_high"], pct
+            ),
         }
     )
 
 
-def _several_pairs(gaps: pd.DataFrame) -> bool:
-    """More than two datasets: each other dataset has its own gap to the reference."""
-    return gaps["b"].nunique() > 1
-
-
-def gap_difference_table(gaps: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
-    """Each cell's gap, and how much it differs from the chapter's cell's gap (of the same
-    two datasets, where there are more than two)."""
-    pair = (
-        {"gap of": [f"{a} - {b}" for a, b in zip(gaps["a_label"], gaps["b_label"], strict=True)]}
-        if _several_pairs(gaps)
-        else {}
-    )
-    return pd.DataFrame(
-        {
-            **pair,
-            **{f: gaps[f] for f in factors},
-            "seeds": [f"{a} vs {b}" for a, b in zip(gaps["seeds_a"], gaps["seeds_b"], strict=True)],
-            "gap (points)": gaps["gap"].map(points),
-            f"{LEVEL} CI (Welch)": [
-                _interval(lo, hi)
-                for lo, hi in zip(gaps["gap_ci_low"], gaps["gap_ci_high"], strict=True)
-            ],
-            "p (Holm)": gaps["p_holm"].map(p_value),
-            "gap - chapter's gap": [
-                "reference" if ref else ("n/a" if math.isnan(d) else _signed(d))
-                for d, ref in zip(gaps["gap_minus_chapter"], gaps["reference"], strict=True)
-            ],
-            f"{LEVEL} CI of the difference": [
-                "" if ref else _interval(lo, hi)
-                for lo, hi, ref in zip(
-                    gaps["diff_ci_low"], gaps["diff_ci_high"], gaps["reference"], strict=True
-                )
-            ],
-            "p (Holm)  ": [
-                "" if ref else p_value(p)
-                for p, ref in zip(gaps["diff_p_holm"], gaps["reference"], strict=True)
-            ],
-        }
-    )
-
-
-def _cell_name(row: pd.Series, factors: list[str]) -> str:
+def cell_name(row: pd.Series, factors: list[str]) -> str:
     return " + ".join(str(row[f]) for f in factors)
 
 
@@ -121,7 +79,7 @@ def factor_effects(summary: pd.DataFrame, factors: list[str], reference: dict) -
                 continue
             base_mean = base["final_acc_mean"].iloc[0]
             changes = [
-                f"{r[factor]} {_signed(r['final_acc_mean'] - base_mean)} points "
+                f"{r[factor]} {signed(r['final_acc_mean'] - base_mean)} points "
                 f"({pct(r['final_acc_mean'])})"
                 for _, r in block.iterrows()
                 if r[factor] != reference[factor]
@@ -141,43 +99,54 @@ def gap_sentences(gaps: pd.DataFrame, factors: list[str], epochs: str) -> list[s
     if len(ref):
         r = ref.iloc[0]
         lines.append(
-            f"- In the chapter's cell ({_cell_name(r, factors)}, {epochs} epochs) the gap "
+            f"- In the chapter's cell ({cell_name(r, factors)}, {epochs} epochs) the gap "
             f"{r['a_label']} - {r['b_label']} is **{points(r['gap'])} points** "
-            f"({LEVEL} CI {_interval(r['gap_ci_low'], r['gap_ci_high'])})."
+            f"({LEVEL} CI {interval(r['gap_ci_low'], r['gap_ci_high'])})."
         )
     smallest = gaps.loc[gaps["gap"].idxmin()]
     largest = gaps.loc[gaps["gap"].idxmax()]
     line = (
         f"- The smallest gap is **{points(smallest['gap'])} points** with "
-        f"{_cell_name(smallest, factors)} ({LEVEL} CI "
-        f"{_interval(smallest['gap_ci_low'], smallest['gap_ci_high'])})"
+        f"{cell_name(smallest, factors)} ({LEVEL} CI "
+        f"{interval(smallest['gap_ci_low'], smallest['gap_ci_high'])})"
     )
     if smallest["reference"] == "" and not math.isnan(smallest["gap_minus_chapter"]):
         line += (
             f", {points(-smallest['gap_minus_chapter'])} points less than the chapter's cell "
             f"({LEVEL} CI of the difference "
-            f"{_interval(-smallest['diff_ci_high'], -smallest['diff_ci_low'])}, "
+            f"{interval(-smallest['diff_ci_high'], -smallest['diff_ci_low'])}, "
             f"Holm-adjusted p = {p_value(smallest['diff_p_holm'])})"
         )
     lines.append(
         line
-        + f"; the largest is {points(largest['gap'])} points with {_cell_name(largest, factors)}."
+        + f"; the largest is {points(largest['gap'])} points with {cell_name(largest, factors)}."
     )
-    closed = gaps[gaps["gap_ci_low"] <= 0]
+    # Judged by the Holm-adjusted p the table shows, not by the unadjusted intervals: a
+    # gap "closes" where it cannot be told from zero, a difference is "significant" where
+    # its adjusted p is below ALPHA.
+    tested = gaps[gaps["p_holm"].notna()]
+    closed = tested[~tested["p_holm"].map(significant)]
     if closed.empty:
+        side = "above" if (tested["gap"] > 0).all() else "away from"
         lines.append(
-            "- **No cell closes the gap**: in every cell the gap's interval lies above zero, "
-            f"the lowest bound being {points(gaps['gap_ci_low'].min())} points."
+            f"- **No cell closes the gap**: in every cell the gap is {side} zero, with "
+            f"Holm-adjusted p below {ALPHA_LABEL} (the largest: "
+            f"{p_value(tested['p_holm'].max())})."
         )
     else:
-        names = ", ".join(_cell_name(r, factors) for _, r in closed.iterrows())
-        lines.append(f"- The gap's interval reaches zero in: {names}.")
-    narrower = gaps[(gaps["diff_ci_high"] < 0)]
-    wider = gaps[(gaps["diff_ci_low"] > 0)]
+        names = ", ".join(cell_name(r, factors) for _, r in closed.iterrows())
+        lines.append(
+            "- The gap cannot be told apart from zero (Holm-adjusted p of "
+            f"{ALPHA_LABEL} or more) in: {names}."
+        )
+    others = gaps[gaps["reference"] == ""]
+    differs = others["diff_p_holm"].map(significant)
+    narrower = others[differs & (others["gap_minus_chapter"] < 0)]
+    wider = others[differs & (others["gap_minus_chapter"] > 0)]
     lines.append(
         f"- Against the chapter's cell, the gap is significantly smaller in {len(narrower)} "
-        f"and larger in {len(wider)} of {len(gaps) - len(ref)} other cells (the difference's "
-        f"{LEVEL} interval excludes zero)."
+        f"and larger in {len(wider)} of {len(others)} other cells (the difference's "
+        f"Holm-adjusted p below {ALPHA_LABEL})."
     )
     return lines
 
@@ -185,7 +154,7 @@ def gap_sentences(gaps: pd.DataFrame, factors: list[str], epochs: str) -> list[s
 def pair_sentences(gaps: pd.DataFrame, factors: list[str], epochs: str) -> list[str]:
     """gap_sentences for each dataset's gap to the reference, each line naming its pair
     where there are several."""
-    if not _several_pairs(gaps):
+    if not several_pairs(gaps):
         return gap_sentences(gaps, factors, epochs)
     lines = []
     for _, block in gaps.groupby("b", sort=False):
@@ -225,9 +194,8 @@ def draw(study: Study) -> dict[str, Figure]:
     }
 
 
-def write_report(study: Study, found: Tables) -> list[report.Block]:
+def report(study: Study, found: Tables) -> Report:
     """The gap per cell, what each factor changed, figures, records."""
-    B = report
     runs, summary, gap, factors = study.runs, study.summary, study.gaps, study.factors
     reference = gap[gap["reference"] != ""] if "reference" in gap else gap.iloc[:0]
     chapter = {f: reference[f].iloc[0] for f in factors} if len(reference) else None
@@ -236,76 +204,64 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
     answer_lines = pair_sentences(gap, factors, epochs_text) if not gap.empty else []
     if chapter:
         answer_lines += factor_effects(summary, factors, chapter)
-    blocks: list[report.Block] = [
-        B.Heading("cnn-study report: does a stronger model close the gap?", 1),
-        B.Paragraph(
-            common.generated(study)
-            + f": {summary['dataset_label'].nunique()} datasets x "
-            + " x ".join(f"{summary[f].nunique()} {f}s" for f in factors)
-            + f", {epochs_text} epochs, seeds "
-            + ", ".join(map(str, sorted(runs["seed"].unique())))
-            + "."
-        ),
-        *common.commands(study),
-        B.Heading("The answer"),
-    ]
+    answer = []
     if CHAPTER_EPOCHS not in epochs:
-        blocks.append(
-            B.Paragraph(
-                f"These runs train for {epochs_text} epochs, not the chapter's {CHAPTER_EPOCHS}: "
-                "the cell with the chapter's CNN and SGD is the chapter's recipe cut short, not "
-                f"the chapter study, whose own report gives its {CHAPTER_EPOCHS}-epoch numbers."
-            )
+        answer.append(
+            f"These runs train for {epochs_text} epochs, not the chapter's {CHAPTER_EPOCHS}: "
+            "the cell with the chapter's CNN and SGD is the chapter's recipe cut short, not "
+            f"the chapter study, whose own report gives its {CHAPTER_EPOCHS}-epoch numbers."
         )
-    if study.reference_chosen or (not gap.empty and _several_pairs(gap)):
-        blocks.append(B.Paragraph(common.reference_sentence(study)))
-    blocks += [
-        B.Paragraph("\n".join(answer_lines)),
-        *(block for table in found.values() for block in table.blocks()),
-        B.Figure(
-            Path("interaction.png"),
-            "Top: final test accuracy per model, a line per dataset, one panel per optimizer "
-            "(bars: 95% t intervals over seeds). Bottom: the gap between the datasets per cell "
-            "(bars: Welch 95% intervals); dashed: the chapter's cell's gap.",
-        ),
-        B.Figure(
-            Path("learning_curves.png"),
-            "Test accuracy per epoch, one panel per cell: mean over seeds, band from the lowest "
-            "to the highest seed; dashed: 99%.",
-        ),
-        B.Figure(
-            Path("final_accuracy.png"),
-            "Final test accuracy per cell: mean with its 95% t interval; dots: single seeds.",
-        ),
-        B.Figure(
+    if study.reference_chosen or (not gap.empty and several_pairs(gap)):
+        answer.append(common.reference_sentence(study))
+    return Report(
+        title="does a stronger model close the gap?",
+        opening=f": {summary['dataset_label'].nunique()} datasets x "
+        + " x ".join(f"{summary[f].nunique()} {f}s" for f in factors)
+        + f", {epochs_text} epochs, seeds {seeds(runs['seed'].unique())}",
+        answer=[*answer, "\n".join(answer_lines)],
+        tables=list(found.values()),
+        figures=[
+            Caption(
+                Path("interaction.png"),
+                "Top: final test accuracy per model, a line per dataset, one panel per "
+                f"optimizer (bars: {LEVEL} t intervals over seeds). Bottom: the gap between the "
+                f"datasets per cell (bars: Welch {LEVEL} intervals); dashed: the chapter's "
+                "cell's gap.",
+            ),
+            Caption(
+                Path("learning_curves.png"),
+                "Test accuracy per epoch, one panel per cell: mean over seeds, band from the "
+                f"lowest to the highest seed; dashed: {TARGET_LABEL}.",
+            ),
+            Caption(
+                Path("final_accuracy.png"),
+                f"Final test accuracy per cell: mean with its {LEVEL} t interval; dots: single "
+                "seeds.",
+            ),
+        ],
+        class_figure=Caption(
             Path("per_class_accuracy.png"),
             "Final test accuracy per class and cell, mean over seeds.",
         ),
-        *common.errors_and_losses(),
-        *common.what_was_run(
-            study,
-            "Cells differ in: "
-            + ", ".join(f"`{k}`" for k in study.cell_keys)
-            + "; seeds are the repetitions, and each is counted once.",
-            [c for c in runs.columns if c.startswith(tuple(f"{f}." for f in factors))],
-        ),
-        *common.machine(study),
-        *common.appendix(study),
-        B.Heading("Method"),
-        B.Paragraph(
+        differences="Cells differ in: "
+        + ", ".join(f"`{k}`" for k in study.cell_keys)
+        + "; seeds are the repetitions, and each is counted once.",
+        varied=tuple(c for c in runs.columns if c.startswith(tuple(f"{f}." for f in factors))),
+        method=(
             f"Accuracies are fractions of the {common.test_set_size(runs)} test images "
-            "classified correctly after the last epoch. Intervals are two-sided 95% Student t "
-            "intervals of the mean over seeds. Each cell's gap between the datasets uses Welch's "
-            "interval and t-test (unequal variances). The difference between a cell's gap and "
-            "the chapter's cell's gap is a contrast of four independent means, (a1 - b1) - "
-            "(a0 - b0), with a Welch-Satterthwaite interval and t-test. p-values are adjusted "
-            "for multiple comparisons with Holm's step-down method, separately for the family "
-            "of gaps and the family of gap differences; intervals are not adjusted. With three "
-            "seeds per cell the intervals are wide: they say how sure a mean is, not how a "
-            "single run will land."
+            f"classified correctly after the last epoch. Intervals are two-sided {LEVEL} "
+            "Student t intervals of the mean over seeds. Each cell's gap between the datasets "
+            "uses Welch's interval and t-test (unequal variances). The difference between a "
+            "cell's gap and the chapter's cell's gap is a contrast of four independent means, "
+            "(a1 - b1) - (a0 - b0), with a Welch-Satterthwaite interval and t-test. p-values "
+            "are adjusted for multiple comparisons with Holm's step-down method, separately for "
+            "the family of gaps and the family of gap differences; intervals are not adjusted. "
+            "A gap closes, and a difference is significant, by its Holm-adjusted p against "
+            f"{ALPHA_LABEL} (the p the tables show), so an unadjusted interval may exclude zero "
+            "where the adjusted p does not. With three seeds per cell the intervals are wide: "
+            "they say how sure a mean is, not how a single run will land."
         ),
-    ]
-    return blocks
+    )
 
 
 KIND = Kind(
@@ -314,5 +270,5 @@ KIND = Kind(
     matches=matches,
     tables=tables,
     figures=draw,
-    report=write_report,
+    report=report,
 )

@@ -14,11 +14,13 @@ from cnn_study.analysis import figures, kinds, report
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.collect import collect
 from cnn_study.analysis.kinds import datasets as datasets_kind
+from cnn_study.analysis.kinds.skeleton import SECTIONS
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.study import summarise_study
 from cnn_study.errors import StudyError
 from tests.fakeruns import FIGURES, write_run
 from tests.holm import holm_by_procedure
+from tests.unit.analysis.sections import sections
 
 CIFAR_CLASSES = [
     "airplane",
@@ -106,7 +108,7 @@ def report_of(study) -> tuple[str, str]:
     """The study's kind and its report.md, without drawing figures (seconds per study): only
     the four-dataset study below goes through the whole pipeline."""
     kind = kinds.choose(study)
-    return kind.name, report.to_markdown(kind.report(study, kind.tables(study)))
+    return kind.name, report.to_markdown(kinds.write(study, kind.report(study, kind.tables(study))))
 
 
 def welch_by_scipy(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -186,6 +188,7 @@ def test_four_datasets_report_answers_from_the_numbers(four):
     assert "ship" in report and "**KMNIST**: the three hardest classes are wo" in report
     summary_md = (out / "summary.md").read_text()
     assert "Each dataset's gap to MNIST" in summary_md and "| p (Holm) |" in summary_md
+    assert sections(report) == list(SECTIONS)  # the one writer's order, as every kind's
 
 
 @pytest.mark.parametrize("name", FIGURES)

@@ -8,7 +8,9 @@ from scipy import stats
 
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.inference import contrast, holm
+from cnn_study.analysis.kinds.skeleton import SECTIONS
 from tests.fakeruns import write_run
+from tests.unit.analysis.sections import sections
 
 MODELS = ["cnn", "cnn_bn", "mlp"]
 OPTIMIZERS = ["sgd", "adam"]
@@ -170,6 +172,7 @@ def test_the_report_answers_in_sentences_made_from_the_numbers(grid):
     assert "**No cell closes the gap**" in report
     assert "Holm" in report and "not the chapter's 40" in report
     assert "python -m cnn_study -m dataset=mnist,fashion" in report
+    assert sections(report) == list(SECTIONS)  # the one writer's order, as every kind's
     html = (grid / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 6
 

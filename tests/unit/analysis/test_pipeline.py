@@ -16,9 +16,11 @@ from cnn_study.analysis import kinds, report
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.grouping import group_keys
 from cnn_study.analysis.kinds import chapter
+from cnn_study.analysis.kinds.skeleton import SECTIONS
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.runs import COMPLETE, FAILED, INCOMPLETE
 from tests.fakeruns import FIGURES, write_run
+from tests.unit.analysis.sections import sections
 
 MNIST = [0.990, 0.992, 0.989, 0.991]
 FASHION = [0.885, 0.889, 0.887]
@@ -109,6 +111,7 @@ def test_report_states_the_answer_and_embeds_the_figures(study):
         "**FashionMNIST**: final test accuracy 88.70%" in report and "does not reach 99%" in report
     )
     assert "python -m cnn_study -m dataset=mnist,fashion seed=0,1,2,3" in report
+    assert sections(report) == list(SECTIONS)  # the one writer's order, as every kind's
     html = (study / "analysis" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(FIGURES) and "<table>" in html
 

@@ -13,12 +13,14 @@ from scipy import stats
 from cnn_study.analysis import kinds, report
 from cnn_study.analysis.collect import collect
 from cnn_study.analysis.kinds import tuned
+from cnn_study.analysis.kinds.skeleton import SECTIONS
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import summarise_study
 from cnn_study.analysis.tuning import recipe_share_of_gap, tuning_gains
 from tests.fakeruns import write_run
 from tests.holm import holm_by_procedure
+from tests.unit.analysis.sections import sections
 
 # Final test accuracy of each seed, per (recipe, dataset): distinct spreads, so that a
 # swapped pair or a pooled variance would give other intervals.
@@ -208,6 +210,7 @@ def test_the_report_answers_from_the_numbers_and_draws_the_searches(analysed):
     # One command per search (what its trials share), then one per recipe, never pooled.
     assert commands.count("python -m cnn_study dataset=") == 2
     assert commands.count("python -m cnn_study -m dataset=mnist,fashion seed=0,1,2") == 3
+    assert sections(text) == list(SECTIONS)  # the one writer's order, as every kind's
 
 
 def _grouped(paths):
@@ -256,7 +259,9 @@ def test_a_study_still_running_or_unlabelled_never_crashes_the_report(tuned_stud
     study = _grouped(paths)
     assert kinds.choose(study).name == "tuned"
     text = "\n".join(
-        report.to_markdown(tuned.write_report(study, tuned.tables(study))).splitlines()
+        report.to_markdown(
+            kinds.write(study, tuned.report(study, tuned.tables(study)))
+        ).splitlines()
     )
     assert "On **MNIST**" in text and "On **FashionMNIST**" not in text
     # runs without a recipe label (the chapter study's) alongside: not a tuned study
