@@ -197,10 +197,7 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             "Test accuracy per epoch: mean over seeds, band from the lowest to the highest "
             "seed; dashed: 99%. Right: the same, zoomed in on 97% to 100%.",
         ),
-        B.Figure(
-            Path("final_accuracy.png"),
-            "Final test accuracy per group: mean with its 95% t interval; dots: single seeds.",
-        ),
+        B.Figure(Path("final_accuracy.png"), figures.final_accuracy_caption("group")),
         B.Heading("Where the errors are"),
         B.Paragraph(common.hardest_classes(study.per_class)),
         B.Table(found["per_class"].frame),

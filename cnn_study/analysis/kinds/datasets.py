@@ -275,11 +275,7 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
             Path("learning_curves.png"),
             "Test accuracy per epoch: mean over seeds, band from the lowest to the highest seed.",
         ),
-        B.Figure(
-            Path("final_accuracy.png"),
-            "Final test accuracy per dataset, each on its own scale: mean with its 95% t "
-            "interval; dots: single seeds.",
-        ),
+        B.Figure(Path("final_accuracy.png"), figures.final_accuracy_caption("dataset")),
         B.Heading("Where the errors are"),
         B.Paragraph(common.hardest_classes(study.per_class)),
         *found["per_class"].blocks(),

@@ -264,19 +264,10 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
         *(block for table in found.values() for block in table.blocks()),
         B.Figure(
             Path("interaction.png"),
-            "Top: final test accuracy per model, a line per dataset, one panel per optimizer "
-            "(bars: 95% t intervals over seeds). Bottom: the gap between the datasets per cell "
-            "(bars: Welch 95% intervals); dashed: the chapter's cell's gap.",
+            figures.interaction_caption(gap, *_interaction_axes(factors)),
         ),
-        B.Figure(
-            Path("learning_curves.png"),
-            "Test accuracy per epoch, one panel per cell: mean over seeds, band from the lowest "
-            "to the highest seed; dashed: 99%.",
-        ),
-        B.Figure(
-            Path("final_accuracy.png"),
-            "Final test accuracy per cell: mean with its 95% t interval; dots: single seeds.",
-        ),
+        B.Figure(Path("learning_curves.png"), figures.learning_curves_grid_caption(summary)),
+        B.Figure(Path("final_accuracy.png"), figures.final_accuracy_caption("cell")),
         B.Figure(
             Path("per_class_accuracy.png"),
             "Final test accuracy per class and cell, mean over seeds.",

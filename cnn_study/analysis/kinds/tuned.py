@@ -379,11 +379,7 @@ def write_report(study: Study, found: Tables) -> list[report.Block]:
         B.Heading("The answer"),
         B.Paragraph(answer(study)),
         *found["cells"].blocks(),
-        B.Figure(
-            Path("recipe_cells.png"),
-            "Final test accuracy of each recipe on each dataset: mean with its 95% t interval "
-            "over seeds; dots: single seeds.",
-        ),
+        B.Figure(Path("recipe_cells.png"), search_figures.recipe_cells_caption(_datasets(study))),
         *found["gains"].blocks(),
         *found["gaps"].blocks(),
         *found["recipes"].blocks(),
