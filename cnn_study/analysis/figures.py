@@ -12,13 +12,60 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import blended_transform_factory
 
-from cnn_study.analysis.chapter import TARGET
+from cnn_study.analysis.chapter import CHAPTER_DATASETS, TARGET
 from cnn_study.analysis.inference import CONFIDENCE
-from cnn_study.analysis.layout import WIDE, panels, row_count, side_by_side, subplots, title_room
+from cnn_study.analysis.layout import (
+    WIDE,
+    last_row,
+    panels,
+    row_count,
+    row_starts,
+    side_by_side,
+    subplots,
+    title_room,
+)
 from cnn_study.analysis.style import colours
 
 CI_LABEL = f"{CONFIDENCE:.0%} CI over seeds"
+# Said under every figure whose panels share one span (final_accuracy, final_accuracy_dots).
+SAME_SPAN = (
+    "Each panel is centred on its own values but spans the same number of points, so that "
+    "interval lengths compare across panels."
+)
+
+
+def chapter_target(datasets) -> float | None:
+    """The chapter's claimed accuracy where it is a claim about these datasets (every one of
+    them the chapter's own), else None: a study of KMNIST or CIFAR-10 draws no such line."""
+    names = set(datasets)
+    return TARGET if names and names <= CHAPTER_DATASETS else None
+
+
+def target_label(target: float) -> str:
+    return f"{target:.0%} (the chapter's claim)"
+
+
+def integer_ticks(ax) -> None:
+    """Epochs and trials are whole: x ticks at 1, 2, 5, never at 2.5."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def same_span(
+    ranges: list[tuple[float, float]], pad: float = 0.25, least: float = 0.1
+) -> list[tuple[float, float]]:
+    """Limits of the same width for every (low, high) in ranges (accuracies in %), each
+    centred on its own range, moved down where it would pass 100%: the widest range plus
+    pad of it on each side (at least `least` in all)."""
+    widest = max((high - low for low, high in ranges), default=0.0)
+    span = max(least, widest * (1 + 2 * pad))
+    limits = []
+    for low, high in ranges:
+        top = min(max(100.0, high), (low + high + span) / 2)
+        limits.append((top - span, top))
+    return limits
 
 
 def _spread(values: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -47,12 +94,9 @@ def _curves(
         )
         ax.fill_between(mean.index, low, high, color=palette[group], alpha=0.25, lw=0)
     if target is not None:
-        ax.axhline(target * 100, color="black", ls="--", lw=1, label=_target_label(target))
+        ax.axhline(target * 100, color="black", ls="--", lw=1, label=target_label(target))
     ax.set(xlabel="epoch", ylabel="test accuracy (%)")
-
-
-def _target_label(target: float) -> str:
-    return f"{target:.0%} (the chapter's claim)"
+    integer_ticks(ax)
 
 
 def learning_curves(
@@ -61,8 +105,8 @@ def learning_curves(
     target: float | None = TARGET,
     title: str = "Test accuracy per epoch: the chapter's CNN and recipe on each dataset",
 ) -> Figure:
-    """Test accuracy per epoch: mean line and seed range per group, the 99% line, and a zoom
-    on it; target None: no line and no zoom (a study that makes no claim about 99%)."""
+    """Test accuracy per epoch: mean line and seed range per group, the target line, and a zoom
+    on it; target None: no line and no zoom (a study that makes no claim about the target)."""
     if target is None:
         return _learning_curves_only(epochs, order, title)
     fig, (full, zoom) = subplots(1, 2, figsize=(11, 4.2), width_ratios=[3, 2])
@@ -81,7 +125,7 @@ def learning_curves(
 
 def _learning_curves_only(epochs: pd.DataFrame, order: list[str], title: str) -> Figure:
     """All groups on one axis, the legend beside it: with datasets far apart (MNIST near
-    99%, CIFAR-10 near 60%) a legend inside the axes sits on some curve."""
+    the target, CIFAR-10 near 60%) a legend inside the axes sits on some curve."""
     fig, ax = subplots(figsize=(10, 4.6))
     _curves(ax, epochs, order, colours(order), target=None)
     ax.fill_between([], [], [], color="grey", alpha=0.25, label="band: min to max over seeds")
@@ -94,14 +138,16 @@ def _learning_curves_only(epochs: pd.DataFrame, order: list[str], title: str) ->
 def final_accuracy(
     summary: pd.DataFrame, runs: pd.DataFrame, order: list[str], target: float | None = TARGET
 ) -> Figure:
-    """Final test accuracy, one panel per group on its own scale: seeds, mean and interval.
+    """Final test accuracy, one panel per group: seeds, mean and interval.
 
-    Each panel is scaled to its own seeds, so that the spread between seeds and the interval
-    stay visible; the 99% line is drawn where it falls in the panel, and its distance is
-    written where it does not (target None: neither).
+    Every panel spans the same number of points (same_span), centred on its own seeds, so
+    that a narrow interval is drawn short and a wide one long; the mean is written under its
+    panel, where no line can cross it. The target line is drawn where it falls in a panel,
+    its distance written where it does not (target None: neither).
     """
     fig, axes = side_by_side(len(order), 3.2, 4.0, extra=0.6)
     palette = colours(order)
+    ranges, means = [], []
     for ax, group in zip(axes, order, strict=True):
         row = summary[summary["group"] == group].iloc[0]
         seeds = runs.loc[runs["group"] == group, "final_test_acc"].to_numpy() * 100
@@ -127,54 +173,55 @@ def final_accuracy(
             color=palette[group],
             label=f"mean ± {CI_LABEL}",
         )
-        ax.annotate(
-            f"{mean:.2f}%",
-            (0, mean),
-            xytext=(-12, 0),
-            textcoords="offset points",
-            ha="right",
-            va="center",
-            fontsize=9,
-        )
         values = np.concatenate([seeds, [low, high] if has_ci else [mean]])
-        pad = max(0.05, 0.25 * (values.max() - values.min()))
-        bottom, top = values.min() - pad, values.max() + pad
-        if target is not None:
-            bottom, top = _mark_target(ax, target, mean, bottom, top, pad)
-        ax.set_ylim(bottom, top)
+        bottom, top = float(values.min()), float(values.max())
+        if target is not None and bottom - 0.3 <= target * 100 <= top + 0.3:
+            bottom, top = min(bottom, target * 100), max(top, target * 100)
+        ranges.append((bottom, top))
+        means.append(mean)
         ax.set_xlim(-0.9, 1.0)
-        ax.set_xticks([])
+        ax.set_xticks([0], [f"mean {mean:.2f}%"])
         ax.set(title=group, ylabel="final test accuracy (%)")
+    limits = same_span(ranges)
+    for ax, (bottom, top), mean in zip(axes, limits, means, strict=True):
+        ax.set_ylim(bottom, top)
+        if target is not None:
+            _mark_target(ax, target, mean, bottom, top)
     handles: dict = {}
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, h)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
-    fig.suptitle("Final test accuracy after the last epoch (each panel on its own scale)")
+    span = limits[0][1] - limits[0][0]
+    fig.suptitle(f"Final test accuracy after the last epoch (every panel spans {span:.2g} points)")
     fig.tight_layout(rect=(0, 0.08 / row_count(len(order)), 1, 1))
     return fig
 
 
-def _mark_target(
-    ax, target: float, mean: float, bottom: float, top: float, pad: float
-) -> tuple[float, float]:
-    """The target line (a fraction; the panel is in %) where it falls near the panel's
-    values, the limits widened to show it; else its distance written at the top: a far line
-    would flatten the seeds."""
+def final_accuracy_caption(noun: str) -> str:
+    """The caption of final_accuracy and final_accuracy_dots: one `noun` per panel or row."""
+    return (
+        f"Final test accuracy per {noun}: mean with its {CONFIDENCE:.0%} t interval; dots: "
+        f"single seeds. {SAME_SPAN}"
+    )
+
+
+def _mark_target(ax, target: float, mean: float, bottom: float, top: float) -> None:
+    """The target line (a fraction; the panel is in %) where it falls in the panel; else its
+    distance written at the top: widening the panel to it would flatten the seeds."""
     line = target * 100
-    if bottom - 0.3 <= line <= top + 0.3:
-        ax.axhline(line, color="black", ls="--", lw=1, label=_target_label(target))
-        return min(bottom, line - pad), max(top, line + pad)
+    if bottom <= line <= top:
+        ax.axhline(line, color="black", ls="--", lw=1, label=target_label(target))
+        return
     ax.text(
         0.5,
         0.97,
-        f"{target:.0%} is {line - mean:.1f} points above",
+        f"{target:.0%} is {abs(line - mean):.1f} points {'above' if line > mean else 'below'}",
         transform=ax.transAxes,
         ha="center",
         va="top",
         fontsize=9,
     )
-    return bottom, top
 
 
 def per_class_accuracy(
@@ -184,58 +231,66 @@ def per_class_accuracy(
     columns: int = WIDE,
 ) -> Figure:
     """Per-class final test accuracy, one panel per group, each with its own dataset's
-    classes: which classes cause the gap (target None: no 99% line); at most columns
-    panels side by side."""
-    fig, axes = side_by_side(len(order), 4.2, 4.4, columns=columns)
+    classes: which classes cause the gap. A dot per class (the mean over seeds) and a
+    whisker from the lowest to the highest seed, not a bar: accuracies near 100% need an
+    axis that does not start at zero, and a bar's length from anywhere but zero misleads.
+    Every panel on one scale; the means written in a column right of each panel, where no
+    whisker reaches. target None: no target line; at most columns panels side by side."""
+    fig, axes = side_by_side(len(order), 4.4, 4.4, columns=columns)
     palette = colours(order)
+    left = max(0.0, 100 * float(per_class.loc[per_class["group"].isin(order), "acc_min"].min()))
+    left = max(0.0, left - 0.1 * (100 - left) - 0.5)
     for ax, group in zip(axes, order, strict=True):
         data = per_class[per_class["group"] == group]
         y = np.arange(len(data))[::-1]
-        mean = data["acc_mean"] * 100
+        mean = data["acc_mean"].to_numpy() * 100
         # clipped: the mean of equal values can sit a rounding error above their minimum
         err = np.clip([mean - data["acc_min"] * 100, data["acc_max"] * 100 - mean], 0, None)
-        ax.barh(
-            y,
-            mean,
-            color=palette[group],
-            alpha=0.85,
-            xerr=err,
-            capsize=2,
-            error_kw={"lw": 0.8},
-            label="mean over seeds (whiskers: min-max)",
+        ax.errorbar(
+            mean, y, xerr=err, fmt="o", ms=5, capsize=2, lw=1, color=palette[group], label=group
         )
         if target is not None:
-            ax.axvline(target * 100, color="black", ls="--", lw=1, label=f"{target:.0%}")
+            ax.axvline(target * 100, color="black", ls="--", lw=1, label=target_label(target))
         ax.set_yticks(y, data["class"])
-        left = max(0.0, float(mean.min()) - 12)
+        ax.set_ylim(-0.7, len(data) - 0.3)
         ax.set_xlim(left, 100.5)
         ax.set(xlabel="test accuracy (%)", title=group)
+        at_right = blended_transform_factory(ax.transAxes, ax.transData)
         for yi, m in zip(y, mean, strict=True):
-            ax.text(left + 0.4, yi, f"{m:.1f}", ha="left", va="center", fontsize=8, color="white")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
-    fig.suptitle("Final test accuracy per class")
-    fig.tight_layout(rect=(0, 0.06 / row_count(len(order), columns), 1, 1))
+            ax.text(1.02, yi, f"{m:.1f}", transform=at_right, ha="left", va="center", fontsize=8)
+    handles: dict = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(
+        handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 5), fontsize=8
+    )
+    fig.suptitle("Final test accuracy per class (dot: mean over seeds; whiskers: min to max)")
+    rows = row_count(len(order), columns) + (len(handles) - 1) // 5
+    fig.tight_layout(rect=(0, 0.07 / rows, 1, 1))
     return fig
 
 
 def confusion_matrices(matrices: dict[str, tuple], order: list[str], columns: int = WIDE) -> Figure:
     """Row-normalised confusion matrix per group (summed over seeds): where errors go; at
-    most columns matrices side by side."""
+    most columns matrices side by side. One rule for small numbers: a cell is written
+    where its rate rounds to 1% or more, and left blank where it would read 0."""
     fig, axes = panels(len(order), 5.6, 5.2, ncols=columns)
     for ax, group in zip(axes, order, strict=True):
         classes, counts = matrices[group]
         rates = 100 * counts / counts.sum(axis=1, keepdims=True).clip(min=1)
         image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=100)
+        size = 9 if len(classes) <= 10 else 7
         for (i, j), value in np.ndenumerate(rates):
-            if value >= 0.5:
+            shown = f"{value:.0f}"
+            if shown != "0":
                 ax.text(
                     j,
                     i,
-                    f"{value:.0f}",
+                    shown,
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=size,
                     color="white" if value > 60 else "black",
                 )
         ticks = range(len(classes))
@@ -243,9 +298,14 @@ def confusion_matrices(matrices: dict[str, tuple], order: list[str], columns: in
         ax.set_yticks(ticks, classes, fontsize=8)
         ax.set(xlabel="predicted class", ylabel="true class", title=group)
         ax.grid(False)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="% of the true class")
-    fig.suptitle("Confusion matrices of the final models (test set, all seeds pooled)")
-    fig.tight_layout(rect=title_room(fig))
+    fig.suptitle(
+        "Confusion matrices of the final models (test set, all seeds pooled; blank: rounds to 0%)"
+    )
+    # one colour bar for every panel (one scale, 0 to 100), right of them all
+    left, bottom, right, top = title_room(fig)
+    fig.tight_layout(rect=(left, bottom, 1 - 0.9 / fig.get_figwidth(), top))
+    bar = fig.add_axes((1 - 0.75 / fig.get_figwidth(), 0.25, 0.15 / fig.get_figwidth(), 0.5))
+    fig.colorbar(image, cax=bar, label="% of the true class")
     return fig
 
 
@@ -278,9 +338,11 @@ def loss_curves(
                 color="black" if column == "test_loss" else "C0",
             )
         ax.set(xlabel="epoch", title=group)
+        integer_ticks(ax)
         ax.legend(loc="upper right")
-    for ax in axes if not sharey else axes[:: min(len(axes), columns)]:
-        ax.set_ylabel("cross-entropy loss (mean per image)")
+    labelled = range(len(axes)) if not sharey else row_starts(len(axes), columns)
+    for i in labelled:
+        axes[i].set_ylabel("cross-entropy loss (mean per image)")
     fig.suptitle("Train and test loss per epoch (mean over seeds; band: min to max)")
     fig.tight_layout(rect=title_room(fig))
     return fig
@@ -298,9 +360,11 @@ def save(fig: Figure, out: Path, name: str) -> list[Path]:
 
 
 def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
-    """Small multiples: one panel per cell, a line per dataset (mean, band: seed range)."""
+    """Small multiples: one panel per cell, a line per dataset (mean, band: seed range); the
+    chapter's target dashed only where the study's datasets are the chapter's."""
     cells = list(dict.fromkeys(summary["cell"]))
     labels = list(dict.fromkeys(summary["dataset_label"]))
+    target = chapter_target(summary["dataset"])
     palette = colours(labels)
     fig, axes = panels(len(cells), 3.6, 3.0, sharex=True, sharey=True)
     for ax, cell in zip(axes, cells, strict=True):
@@ -310,32 +374,44 @@ def learning_curves_grid(epochs: pd.DataFrame, summary: pd.DataFrame) -> Figure:
             colour = palette[row.dataset_label]
             ax.plot(mean.index, mean, color=colour, lw=1.6, label=row.dataset_label)
             ax.fill_between(mean.index, low, high, color=colour, alpha=0.25, lw=0)
-        ax.axhline(TARGET * 100, color="black", ls="--", lw=0.8)
+        if target is not None:
+            ax.axhline(target * 100, color="black", ls="--", lw=0.8, label=target_label(target))
         ax.set_title(cell, fontsize=9)
-    for ax in axes[:: min(len(axes), WIDE)]:
-        ax.set_ylabel("test accuracy (%)")
-    for ax in axes[-min(len(axes), WIDE) :]:
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_tick_params(labelbottom=True)  # sharex hides them above a hidden panel
+        integer_ticks(ax)
+    for i in row_starts(len(axes)):
+        axes[i].set_ylabel("test accuracy (%)")
+    for i in last_row(len(axes)):
+        axes[i].set_xlabel("epoch")
     handles, names = axes[0].get_legend_handles_labels()
-    handles.append(Line2D([], [], color="black", ls="--", lw=0.8))
-    names.append("99% (the chapter's claim)")
     fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8)
     fig.suptitle("Test accuracy per epoch, one panel per cell (mean over seeds; band: min to max)")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
+def learning_curves_grid_caption(summary: pd.DataFrame) -> str:
+    """learning_curves_grid's caption: the target line said only where it is drawn."""
+    target = chapter_target(summary["dataset"])
+    return (
+        "Test accuracy per epoch, one panel per cell: mean over seeds, band from the lowest "
+        "to the highest seed"
+        + (f"; dashed: {target_label(target)}." if target is not None else ".")
+    )
+
+
 def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
-    """One row per cell, one panel per dataset on its own scale: seeds, mean and interval."""
+    """One row per cell, one panel per dataset: seeds, mean and interval; every panel spans
+    the same number of points (same_span), so that interval lengths compare."""
     labels = list(dict.fromkeys(summary["dataset_label"]))
     cells = list(dict.fromkeys(summary["cell"]))
     palette = colours(labels)
     fig, axes = subplots(
         1, len(labels), figsize=(4.6 * len(labels), 0.42 * len(cells) + 1.6), squeeze=False
     )
+    ranges = []
     for ax, label in zip(axes[0], labels, strict=True):
         rows = summary[summary["dataset_label"] == label].set_index("cell")
+        drawn: list[float] = []
         for y, cell in enumerate(cells[::-1]):
             if cell not in rows.index:
                 continue
@@ -346,6 +422,7 @@ def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
             low, high = row["final_acc_ci_low"] * 100, row["final_acc_ci_high"] * 100
             err = None if np.isnan(low) else np.clip([[mean - low], [high - mean]], 0, None)
             ax.errorbar(mean, y, xerr=err, fmt="o", ms=5, capsize=3, color=palette[label])
+            drawn += [*seeds, mean, *([] if np.isnan(low) else [low, high])]
             ax.annotate(
                 f"{mean:.2f}",
                 (mean, y),
@@ -359,12 +436,17 @@ def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
         ax.set_ylim(-0.8, len(cells) - 0.4)
         ax.set(xlabel="final test accuracy (%)", title=label)
         ax.grid(axis="y", alpha=0)
+        ranges.append((min(drawn), max(drawn)))
+    limits = same_span(ranges, pad=0.1)
+    for ax, limit in zip(axes[0], limits, strict=True):
+        ax.set_xlim(*limit)
     handles = [
         Line2D([], [], marker="o", color="grey", ls="", label=f"mean ± {CI_LABEL}"),
         Line2D([], [], marker="o", ms=4, color="black", alpha=0.6, ls="", label="one seed"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8)
-    fig.suptitle("Final test accuracy per cell (each dataset on its own scale)")
+    span = limits[0][1] - limits[0][0]
+    fig.suptitle(f"Final test accuracy per cell (every panel spans {span:.2g} points)")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
@@ -414,7 +496,7 @@ def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
 
 def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | None) -> Figure:
     """Top: final accuracy per level of x, a line per dataset, one panel per level of panel,
-    with 95% intervals. Bottom: each dataset's gap to the reference per level, with Welch
+    with t intervals. Bottom: each dataset's gap to the reference per level, with Welch
     intervals; dashed: the chapter's cell's gap (of the same two datasets)."""
     panels = list(dict.fromkeys(summary[panel])) if panel else [None]
     levels = list(dict.fromkeys(summary[x]))
@@ -477,6 +559,19 @@ def interaction(summary: pd.DataFrame, gaps: pd.DataFrame, x: str, panel: str | 
     rows = len(names) // columns
     fig.tight_layout(rect=(0, 0.05 if rows == 1 else 0.025 * (rows + 1), 1, 1))
     return fig
+
+
+def interaction_caption(gaps: pd.DataFrame, x: str, panel: str | None) -> str:
+    """interaction's caption, from the axes it was drawn with: x along, panel across (None:
+    one panel); the chapter's cell's gap said only where it is drawn."""
+    reference = gaps.get("reference", pd.Series(dtype=object)).eq("chapter's cell").any()
+    return (
+        f"Top: final test accuracy per {x}, a line per dataset, "
+        + (f"one panel per {panel}" if panel else "all cells in one panel")
+        + f" (bars: {CONFIDENCE:.0%} t intervals over seeds). Bottom: the gap between the "
+        f"datasets per cell (bars: Welch {CONFIDENCE:.0%} intervals)"
+        + ("; dashed: the chapter's cell's gap." if reference else ".")
+    )
 
 
 def _legend_table(columns: list[list[tuple]]) -> tuple[list, list[str], int]:

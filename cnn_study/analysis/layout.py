@@ -7,6 +7,9 @@ close; saving picks its writer by the file's format.
 
 from __future__ import annotations
 
+import math
+
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 # Beyond this many groups, side-by-side panels become too narrow to read: figures wrap their
@@ -20,17 +23,52 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-def panels(n: int, width: float, height: float, ncols: int = WIDE, **kwargs):
-    """A figure of n panels in rows of at most ncols; panels left over are hidden."""
-    ncols = min(n, ncols)
-    nrows = -(-n // ncols)
-    fig, axes = subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs
-    )
-    flat = list(axes.flat)
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, flat[:n]
+def grid_shape(n: int, most: int = WIDE) -> tuple[int, int]:
+    """(rows, columns) for n panels, at most `most` to a row: of the column counts from a
+    square arrangement up to most, the one that leaves the fewest places empty (six panels:
+    2 x 3, not 2 x 4 with two empty), the wider on a tie."""
+    if n <= most:
+        return 1, max(n, 1)
+    choices = range(min(math.ceil(math.sqrt(n)), most), most + 1)
+    columns = min(choices, key=lambda c: (-(-n // c) * c - n, -c))
+    return -(-n // columns), columns
+
+
+def panels(
+    n: int, width: float, height: float, ncols: int = WIDE, sharex=False, sharey=False
+) -> tuple[Figure, list[Axes]]:
+    """A figure of n panels in rows of at most ncols (grid_shape), every panel drawn: a
+    last row that is not full is centred under the others, never padded with empty panels.
+    sharex, sharey: True to give every panel the first one's scale."""
+    nrows, ncols = grid_shape(n, ncols)
+    fig = Figure(figsize=(width * ncols, height * nrows))
+    # Two grid columns per panel, so that a short last row can start half a panel in.
+    spec = fig.add_gridspec(nrows, 2 * ncols)
+    axes: list[Axes] = []
+    for i in range(n):
+        row, column = divmod(i, ncols)
+        in_row = min(ncols, n - row * ncols)
+        start = 2 * column + (ncols - in_row)
+        first = axes[0] if axes else None
+        axes.append(
+            fig.add_subplot(
+                spec[row, start : start + 2],
+                sharex=first if sharex else None,
+                sharey=first if sharey else None,
+            )
+        )
+    return fig, axes
+
+
+def row_starts(n: int, ncols: int = WIDE) -> list[int]:
+    """Indices of the panels that begin a row, as panels(n, ..., ncols) lays them out
+    (where a row's y label goes)."""
+    return list(range(0, n, grid_shape(n, ncols)[1]))
+
+
+def last_row(n: int, ncols: int = WIDE) -> list[int]:
+    """Indices of the panels of the last row (where the x labels go)."""
+    return list(range(row_starts(n, ncols)[-1], n))
 
 
 def side_by_side(n: int, width: float, height: float, extra: float = 0.0, columns: int = WIDE):
@@ -43,8 +81,8 @@ def side_by_side(n: int, width: float, height: float, extra: float = 0.0, column
 
 
 def row_count(n: int, columns: int = WIDE) -> int:
-    """How many rows n panels take, columns to a row."""
-    return -(-n // columns)
+    """How many rows n panels take, at most columns to a row."""
+    return grid_shape(n, columns)[0]
 
 
 def title_room(fig: Figure) -> tuple[float, float, float, float]:

@@ -5,15 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from cnn_study.analysis.chapter import TARGET
-from cnn_study.analysis.figures import CI_LABEL
+from cnn_study.analysis.figures import (
+    CI_LABEL,
+    SAME_SPAN,
+    chapter_target,
+    integer_ticks,
+    same_span,
+    target_label,
+)
+from cnn_study.analysis.inference import CONFIDENCE
 from cnn_study.analysis.layout import panels, subplots
 from cnn_study.analysis.style import colours
 
-# Trials far below the rest (a diverged learning rate: about 10%, chance) would squash the
-# axes; they are drawn on the lower edge as open triangles, and counted.
+# Trials far below the rest (a learning rate too high or too low: about 10%, chance) would
+# squash the axes; they are drawn on the lower edge, and counted.
 _FLOOR_BELOW_MEDIAN = 0.10
+# What each mark means, for the legends and titles: only the marks a figure draws are named.
+_BELOW = "below the axis (open triangle on the lower edge)"
+_DIVERGED = "diverged: a loss not finite (cross)"
+_FAILED = "failed or interrupted (dotted line)"
 
 
 def _floor(values: pd.Series) -> float:
@@ -23,37 +35,73 @@ def _floor(values: pd.Series) -> float:
     return max(0.0, finite.min(), finite.median() - _FLOOR_BELOW_MEDIAN)
 
 
-def _clipped(ax, x, y: pd.Series, floor: float, **style) -> int:
-    """Dots at their values; those below floor as open triangles on the lower edge. Returns
-    how many were below."""
-    low = y < floor
-    ax.scatter(np.asarray(x)[~low.to_numpy()], y[~low] * 100, **style)
-    if low.any():
-        style = {**style, "marker": "v", "facecolors": "none", "label": None}
-        ax.scatter(np.asarray(x)[low.to_numpy()], np.full(low.sum(), floor * 100), **style)
-    return int(low.sum())
+def _diverged(trials: pd.DataFrame) -> pd.Series:
+    """Which trials diverged (searches.read_search says so from their losses); none where
+    the frame does not say."""
+    column = trials.get("diverged", pd.Series(False, index=trials.index))
+    return column.fillna(False).astype(bool)
+
+
+def _marks(ax, x, trials: pd.DataFrame, floor: float, **style) -> set[str]:
+    """Each trial a dot at its value; a diverged one a cross; one below floor (slow, or
+    diverged) on the lower edge, a dot turned open triangle. Returns the names of the
+    marks other than dots that it drew."""
+    x = np.asarray(x)
+    value = trials["value"]
+    diverged = _diverged(trials).to_numpy()
+    low = (value.isna() | (value < floor)).to_numpy()
+    y = np.where(low, floor, value.to_numpy(float)) * 100
+    drawn = set()
+    ax.scatter(x[~low & ~diverged], y[~low & ~diverged], **style)
+    rest = {k: v for k, v in style.items() if k != "label"}
+    if (low & ~diverged).any():
+        ax.scatter(
+            x[low & ~diverged], y[low & ~diverged], **{**rest, "marker": "v", "facecolors": "none"}
+        )
+        drawn.add(_BELOW)
+    if diverged.any():
+        ax.scatter(x[diverged], y[diverged], **{**rest, "marker": "x", "color": "C3"})
+        drawn.add(_DIVERGED)
+    return drawn
+
+
+def _mark_handles(drawn: set[str]) -> list[Line2D]:
+    """Legend entries for the marks drawn, in a fixed order."""
+    looks = {
+        _BELOW: {"marker": "v", "markerfacecolor": "none", "color": "C0", "ls": ""},
+        _DIVERGED: {"marker": "x", "color": "C3", "ls": ""},
+        _FAILED: {"color": "grey", "lw": 0.6, "ls": ":"},
+    }
+    return [Line2D([], [], label=name, **look) for name, look in looks.items() if name in drawn]
 
 
 def search_history(searches: dict[str, pd.DataFrame]) -> Figure:
-    """Per search: each trial's validation accuracy in trial order, and the best so far."""
+    """Per search: each trial's validation accuracy in trial order, and the best so far;
+    the legend names only the marks some trial has."""
     fig, axes = panels(len(searches), 5.0, 3.6, sharey=False)
+    drawn: set[str] = set()
     for ax, (label, trials) in zip(axes, searches.items(), strict=True):
         done = trials[trials["state"] == "complete"].sort_values("number")
         floor = _floor(done["value"])
-        below = _clipped(
-            ax, done["number"], done["value"], floor, s=22, color="C0", label="one trial"
-        )
+        marks = _marks(ax, done["number"], done, floor, s=22, color="C0", label="one trial")
+        drawn |= marks
         failed = trials[trials["state"].isin(["fail", "interrupted"])]
         for number in failed["number"]:
             ax.axvline(number, color="grey", lw=0.6, ls=":")
+        if len(failed):
+            drawn.add(_FAILED)
         best = done["value"].cummax() * 100
         ax.step(done["number"], best, where="post", color="C3", label="best so far")
         ax.set_ylim(floor * 100 - 0.5, best.max() + 0.5 if len(best) else 100)
-        title = f"{label} ({below} below {floor * 100:.0f}%: triangles)" if below else label
+        below = int((done["value"].isna() | (done["value"] < floor)).sum())
+        title = f"{label} ({below} below {floor * 100:.0f}%)" if below else label
         ax.set(title=title, xlabel="trial", ylabel="validation accuracy (%)")
-    axes[0].legend(loc="center right", fontsize=8)
-    fig.suptitle("Each search's history (dotted: a failed or interrupted trial)")
-    fig.tight_layout()
+        integer_ticks(ax)
+    handles, _ = axes[0].get_legend_handles_labels()
+    handles += _mark_handles(drawn)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=8)
+    fig.suptitle("Each search's history")
+    fig.tight_layout(rect=(0, 0.1 if len(handles) > 3 else 0.06, 1, 1))
     return fig
 
 
@@ -66,13 +114,16 @@ def _is_log(values: pd.Series) -> bool:
 
 def search_slices(searches: dict[str, pd.DataFrame], params: list[str]) -> Figure:
     """How validation accuracy depends on each searched parameter: one row per search, one
-    column per parameter, every complete trial a dot (the best ringed)."""
+    column per parameter, every complete trial a dot (the best ringed). The title explains
+    only the marks drawn: "diverged" is a trial whose loss was not finite, never one that
+    merely ended low."""
     rows, cols = len(searches), len(params)
     fig, axes = subplots(rows, cols, figsize=(2.6 * cols, 2.4 * rows), squeeze=False)
+    drawn: set[str] = set()
     for r, (label, trials) in enumerate(searches.items()):
         done = trials[trials["state"] == "complete"]
         floor = _floor(done["value"])
-        best = done.loc[done["value"].idxmax()] if len(done) else None
+        best = done.loc[done["value"].idxmax()] if done["value"].notna().any() else None
         for c, param in enumerate(params):
             ax = axes[r][c]
             values = done.get(param, pd.Series(index=done.index, dtype=object))  # not searched here
@@ -94,7 +145,7 @@ def search_slices(searches: dict[str, pd.DataFrame], params: list[str]) -> Figur
                 jitter = np.linspace(-0.15, 0.15, known.sum()) if known.sum() > 1 else [0.0]
                 x = np.array([position[str(v)] for v in values[known]]) + jitter
                 ax.set_xticks(range(len(categories)), categories)
-            _clipped(ax, x, done.loc[known, "value"], floor, s=14, color="C0", alpha=0.8)
+            drawn |= _marks(ax, x, done[known], floor, s=14, color="C0", alpha=0.8)
             if best is not None and pd.notna(best[param]):
                 bx = x[list(done.index[known]).index(best.name)]
                 ax.scatter([bx], [best["value"] * 100], s=80, facecolors="none", edgecolors="C3")
@@ -105,10 +156,12 @@ def search_slices(searches: dict[str, pd.DataFrame], params: list[str]) -> Figur
                 ax.set_ylabel(f"{label}\nval acc (%)")
             else:
                 ax.tick_params(labelleft=False)
-    fig.suptitle(
-        "Validation accuracy against each searched parameter (ring: the best trial; "
-        "triangles on the lower edge: trials below the axis, diverged)"
-    )
+    said = ["ring: the best trial"] + [
+        {_BELOW: "triangles on the lower edge: trials below the axis", _DIVERGED: _DIVERGED}[m]
+        for m in (_BELOW, _DIVERGED)
+        if m in drawn
+    ]
+    fig.suptitle(f"Validation accuracy against each searched parameter ({'; '.join(said)})")
     fig.tight_layout()
     return fig
 
@@ -128,11 +181,15 @@ def recipe_cells(
     names: dict[str, str],
 ) -> Figure:
     """Final test accuracy of every recipe on every dataset: seeds, mean and its interval;
-    one panel per dataset, each on its own scale."""
+    one panel per dataset, every panel spanning the same number of points (same_span). The
+    means are written under the recipes' names, where the target line (drawn only where
+    every dataset is the chapter's) cannot cross them."""
     fig, axes = panels(len(datasets), 4.2, 3.8)
     palette = colours(recipes)
+    target = chapter_target(datasets)
+    ranges, best_seeds = [], []
     for ax, dataset in zip(axes, datasets, strict=True):
-        tops, best_seed = [], -np.inf
+        values, best_seed, ticks = [], -np.inf, []
         for i, recipe in enumerate(recipes):
             cell = summary[(summary["dataset"] == dataset) & (summary["recipe"] == recipe)]
             seeds = (
@@ -142,6 +199,7 @@ def recipe_cells(
                 * 100
             )
             if cell.empty:
+                ticks.append(recipe)
                 continue
             row = cell.iloc[0]
             mean, low, high = (
@@ -153,7 +211,7 @@ def recipe_cells(
                 s=14,
                 color="black",
                 alpha=0.7,
-                label="one seed" if i == 0 else None,
+                label="one seed",
             )
             ax.errorbar(
                 i,
@@ -163,36 +221,54 @@ def recipe_cells(
                 ms=7,
                 capsize=6,
                 color=palette[recipe],
-                label=f"mean ± {CI_LABEL}" if i == 0 else None,
+                label=f"mean ± {CI_LABEL}",
             )
-            ax.annotate(
-                f"{mean:.2f}%",
-                (i, mean),
-                xytext=(-8, 0),
-                textcoords="offset points",
-                ha="right",
-                va="center",
-                fontsize=8,
-            )
-            tops.extend([*seeds, high if not np.isnan(high) else mean])
+            ticks.append(f"{recipe}\n{mean:.2f}%")
+            values.extend([*seeds, mean, *([] if np.isnan(low) else [low, high])])
             best_seed = max(best_seed, *seeds) if len(seeds) else best_seed
-        ax.set_xticks(range(len(recipes)), recipes, rotation=15)
-        ax.set_xlim(-0.8, len(recipes) - 0.4)
-        target = TARGET * 100
-        if tops and max(tops) > target - 1.5:
-            ax.axhline(target, color="black", ls="--", lw=1, label="99% (the chapter's claim)")
-        elif tops:
+        ax.set_xticks(range(len(recipes)), ticks, fontsize=8)
+        ax.set_xlim(-0.6, len(recipes) - 0.4)
+        ax.set(title=names.get(dataset, dataset), ylabel="final test accuracy (%)")
+        if values and target is not None and max(values) > target * 100 - 0.3:
+            values.append(target * 100)  # near: the panel shows the line
+        ranges.append((min(values), max(values)) if values else (0.0, 100.0))
+        best_seeds.append(best_seed)
+    limits = same_span(ranges, pad=0.15)
+    for ax, (bottom, top), best_seed in zip(axes, limits, best_seeds, strict=True):
+        ax.set_ylim(bottom, top)
+        if target is None or not np.isfinite(best_seed):
+            continue
+        if bottom <= target * 100 <= top:
+            ax.axhline(target * 100, color="black", ls="--", lw=1, label=target_label(target))
+        else:
             ax.text(
                 0.02,
                 0.98,
-                f"99% is {target - best_seed:.1f} points\nabove the best seed",
+                f"{target:.0%} is {target * 100 - best_seed:.1f} points\nabove the best seed",
                 transform=ax.transAxes,
                 ha="left",
                 va="top",
                 fontsize=8,
             )
-        ax.set(title=names.get(dataset, dataset), ylabel="final test accuracy (%)")
-    axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle("Each recipe on each dataset: final test accuracy (each panel on its own scale)")
-    fig.tight_layout()
+    handles: dict = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
+    span = limits[0][1] - limits[0][0] if limits else 0.0
+    fig.suptitle(
+        f"Each recipe on each dataset: final test accuracy (every panel spans {span:.2g} points)"
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def recipe_cells_caption(datasets: list[str]) -> str:
+    """recipe_cells' caption: the target line said only where it is drawn."""
+    target = chapter_target(datasets)
+    return (
+        f"Final test accuracy of each recipe on each dataset: mean (written under its recipe) "
+        f"with its {CONFIDENCE:.0%} t interval over seeds; dots: single seeds"
+        + (f"; dashed: {target_label(target)}" if target is not None else "")
+        + f". {SAME_SPAN}"
+    )

@@ -9,6 +9,7 @@ any other run; they are the search's evidence, not runs of the study the search 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,12 +19,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cnn_study.runs import RunFolder
+
 log = logging.getLogger(__name__)
 
 TRIALS_FILE = "trials.csv"
 BEST_FILE = "optimization_results.yaml"
 # trials.csv's columns that are not searched parameters
 TRIAL_COLUMNS = ("number", "state", "value", "run_dir", "seconds")
+# columns read_search adds to trials.csv's
+ADDED_COLUMNS = ("run", "diverged")
 
 
 @dataclass
@@ -35,7 +40,7 @@ class Search:
 
     @property
     def params(self) -> list[str]:
-        return [c for c in self.trials.columns if c not in (*TRIAL_COLUMNS, "run")]
+        return [c for c in self.trials.columns if c not in (*TRIAL_COLUMNS, *ADDED_COLUMNS)]
 
 
 def find_searches(paths: Iterable[str | Path]) -> list[Search]:
@@ -62,6 +67,25 @@ def read_search(folder: Path) -> Search | None:
     trials["run"] = [
         str(folder / run) if isinstance(run, str) and run else "" for run in trials["run_dir"]
     ]
+    trials["diverged"] = [diverged(run) for run in trials["run"]]
     return Search(
         folder=folder, name=str(best.get("study_name", folder.name)), trials=trials, best=best
+    )
+
+
+def diverged(run: str) -> bool:
+    """Did this trial's run diverge: a loss in its metrics.csv that is not finite (NaN or
+    infinite)? A trial that merely learned slowly (a low accuracy, finite losses) did not;
+    a run whose metrics cannot be read is not called diverged."""
+    if not run:
+        return False
+    try:
+        rows = RunFolder(run).read_metrics()
+    except (OSError, ValueError):
+        return False
+    return any(
+        not math.isfinite(value)
+        for row in rows
+        for key, value in row.items()
+        if key.endswith("_loss")
     )

@@ -183,11 +183,7 @@ def report(study: Study, found: Tables) -> Report:
                 "Test accuracy per epoch: mean over seeds, band from the lowest to the highest "
                 f"seed; dashed: {TARGET_LABEL}. Right: the same, zoomed in on 97% to 100%.",
             ),
-            Caption(
-                Path("final_accuracy.png"),
-                f"Final test accuracy per group: mean with its {LEVEL} t interval; dots: single "
-                "seeds.",
-            ),
+            Caption(Path("final_accuracy.png"), figures.final_accuracy_caption("group")),
         ],
         class_table=found["per_class"],
         class_figure=Caption(

@@ -242,11 +242,7 @@ def report(study: Study, found: Tables) -> Report:
                 "Test accuracy per epoch: mean over seeds, band from the lowest to the highest "
                 "seed.",
             ),
-            Caption(
-                Path("final_accuracy.png"),
-                f"Final test accuracy per dataset, each on its own scale: mean with its {LEVEL} "
-                "t interval; dots: single seeds.",
-            ),
+            Caption(Path("final_accuracy.png"), figures.final_accuracy_caption("dataset")),
         ],
         class_table=found["per_class"],
         class_figure=Caption(

@@ -22,7 +22,6 @@ from cnn_study.analysis.kinds.base import Kind, Report, SummaryTable, Tables
 from cnn_study.analysis.kinds.formats import (
     ALPHA_LABEL,
     LEVEL,
-    TARGET_LABEL,
     interval,
     intervals,
     p_value,
@@ -223,21 +222,10 @@ def report(study: Study, found: Tables) -> Report:
         figures=[
             Caption(
                 Path("interaction.png"),
-                "Top: final test accuracy per model, a line per dataset, one panel per "
-                f"optimizer (bars: {LEVEL} t intervals over seeds). Bottom: the gap between the "
-                f"datasets per cell (bars: Welch {LEVEL} intervals); dashed: the chapter's "
-                "cell's gap.",
+                figures.interaction_caption(gap, *_interaction_axes(factors)),
             ),
-            Caption(
-                Path("learning_curves.png"),
-                "Test accuracy per epoch, one panel per cell: mean over seeds, band from the "
-                f"lowest to the highest seed; dashed: {TARGET_LABEL}.",
-            ),
-            Caption(
-                Path("final_accuracy.png"),
-                f"Final test accuracy per cell: mean with its {LEVEL} t interval; dots: single "
-                "seeds.",
-            ),
+            Caption(Path("learning_curves.png"), figures.learning_curves_grid_caption(summary)),
+            Caption(Path("final_accuracy.png"), figures.final_accuracy_caption("cell")),
         ],
         class_figure=Caption(
             Path("per_class_accuracy.png"),

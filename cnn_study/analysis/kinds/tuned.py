@@ -365,11 +365,7 @@ def _figures(study: Study) -> list[Caption]:
         else []
     )
     return [
-        Caption(
-            Path("recipe_cells.png"),
-            f"Final test accuracy of each recipe on each dataset: mean with its {LEVEL} t "
-            "interval over seeds; dots: single seeds.",
-        ),
+        Caption(Path("recipe_cells.png"), search_figures.recipe_cells_caption(_datasets(study))),
         *searches,
         Caption(
             Path("learning_curves.png"),
