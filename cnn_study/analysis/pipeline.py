@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from cnn_study.analysis import figures, kinds, report
-from cnn_study.analysis.collect import Collection, collect
+from cnn_study.analysis.archive import Archive, published_folder, read_archive, write_archive
+from cnn_study.analysis.collect import Collection, from_records, read_runs
 from cnn_study.analysis.portable import portable_runs
 from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import Study, summarise_study
@@ -53,9 +54,13 @@ def analyse(
     reference: str | None = None,
     draw: bool = True,
 ) -> Analysis:
-    """Analyse every run below paths and write tables, figures and the report to out
-    (default: analysis/<study>/); reference: the dataset every gap is measured from, by
-    name or label (default: MNIST where present, else the first in name order).
+    """Analyse every run below paths and write tables, figures, the report and its archive
+    to out (default: analysis/<study>/); reference: the dataset every gap is measured from,
+    by name or label (default: MNIST where present, else the first in name order).
+
+    paths may instead be one published report's folder: its report is rebuilt from its
+    archive alone (archive.py), into that folder unless out is given, with the reference and
+    command it was made with unless another reference is given.
 
     draw=False: the tables and a report without its figures. Drawing and saving them is
     most of an analysis's time (a grid's twelve-panel figures take seconds, its numbers a
@@ -64,8 +69,21 @@ def analyse(
     """
     # Reads only; nothing is written before the checks below. A search's trials are its
     # evidence, not runs of the study it served: they are kept apart.
-    collection, trials = collect(paths).split_trials()
-    searches = find_searches(paths)
+    published = published_folder(paths)
+    if published is not None:  # a published report, rebuilt from its archive alone
+        read = read_archive(published)
+        folders: list[Path] = []
+        out = out or published
+        if reference is None:  # the published report, as it was made
+            reference, command = read.reference, read.command
+        read.reference, read.command = reference, command
+        paths = [Path(p) for p in read.paths]
+    else:
+        records, skipped, folders = read_runs(paths)
+        analysed = [str(Path(p)) for p in paths]
+        read = Archive(records, skipped, find_searches(paths), analysed, command, reference)
+    collection, trials = from_records(read.records, read.skipped, folders).split_trials()
+    searches = read.searches
     if collection.runs.empty:
         raise StudyError(
             f"no run folders found below {', '.join(map(str, paths))} (a run folder holds "
@@ -93,6 +111,7 @@ def analyse(
 
     out.mkdir(parents=True, exist_ok=True)
     written = _write_tables(study, out)
+    written.append(write_archive(out, read))
     if draw:
         with figure_style():  # read while drawing and while saving, so around both
             for name, fig in kind.figures(study).items():
