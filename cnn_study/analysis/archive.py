@@ -90,11 +90,11 @@ def read_archive(folder: Path) -> Archive:
         ) from None
 
 
-def published_folder(paths: list[Path]) -> Path | None:
+def published_folder(paths: list[str | Path]) -> Path | None:
     """The published report's folder among paths, where one is given to be rebuilt; None
     where paths are folders of runs. StudyError where a report folder has no archive (it
     cannot be rebuilt) or is given together with other paths."""
-    for path in paths:
+    for path in map(Path, paths):
         if (path / ARCHIVE_FILE).is_file():
             if len(paths) > 1:
                 raise StudyError(

@@ -70,18 +70,9 @@ def analyse(
     # Reads only; nothing is written before the checks below. A search's trials are its
     # evidence, not runs of the study it served: they are kept apart.
     published = published_folder(paths)
-    if published is not None:  # a published report, rebuilt from its archive alone
-        read = read_archive(published)
-        folders: list[Path] = []
-        out = out or published
-        if reference is None:  # the published report, as it was made
-            reference, command = read.reference, read.command
-        read.reference, read.command = reference, command
-        paths = [Path(p) for p in read.paths]
-    else:
-        records, skipped, folders = read_runs(paths)
-        analysed = [str(Path(p)) for p in paths]
-        read = Archive(records, skipped, find_searches(paths), analysed, command, reference)
+    read, folders = _read(paths, published, command, reference)
+    out = out or published
+    paths, command, reference = [Path(p) for p in read.paths], read.command, read.reference
     collection, trials = from_records(read.records, read.skipped, folders).split_trials()
     searches = read.searches
     if collection.runs.empty:
@@ -135,6 +126,24 @@ def analyse(
         out,
         kind.name,
     )
+
+
+def _read(
+    paths: list[Path], published: Path | None, command: str | None, reference: str | None
+) -> tuple[Archive, list[Path]]:
+    """(what the report is made from, the run folders it was read from): the run folders
+    below paths, or a published report's archive (no run folders), which keeps the
+    reference and command it was made with unless another reference is given."""
+    if published is None:
+        records, skipped, folders = read_runs(paths)
+        searches = find_searches(paths)
+        return Archive(
+            records, skipped, searches, [str(Path(p)) for p in paths], command, reference
+        ), folders
+    read = read_archive(published)
+    if reference is not None:  # not the published report: say how this one was made
+        read.reference, read.command = reference, command
+    return read, []
 
 
 def _write(path: Path, text: str) -> Path:
