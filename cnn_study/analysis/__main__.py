@@ -1,4 +1,7 @@
-"""python -m cnn_study.analysis PATH [PATH ...] [--out DIR] [--reference DATASET] [--no-figures]"""
+"""python -m cnn_study.analysis PATH [PATH ...] [--out DIR] [--reference DATASET] [--no-figures]
+
+PATH: folders of run folders, or one published report's folder (analysis/<study>), whose
+report is rebuilt from the archive beside its tables."""
 
 from __future__ import annotations
 
@@ -19,14 +22,18 @@ def main(argv: list[str] | None = None) -> int:
         description="Turn cnn_study run folders into tables, figures and a report.",
     )
     parser.add_argument(
-        "paths", nargs="+", type=Path, help="folders holding run folders, at any depth"
+        "paths",
+        nargs="+",
+        type=Path,
+        help="folders holding run folders, at any depth; or one published report's folder "
+        "(analysis/<study>), to rebuild its report from its archive",
     )
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
         help="where to write (default: reports/<study>/, one folder per study; the published "
-        "reports in analysis/ are written only with --out)",
+        "reports in analysis/ are written only with --out; a rebuilt report: its own folder)",
     )
     parser.add_argument(
         "--overwrite",

@@ -1,6 +1,9 @@
 """Run folders -> two tidy frames: one row per run, one row per run and epoch.
 
-Every table and figure is computed from these two frames, so they cannot disagree.
+Every table and figure is computed from these two frames, so they cannot disagree. A run
+folder is first read into a RunRecord, and the frames are built from records alone: a
+published report's archive holds the same records (archive.py), so a report rebuilt from it
+is made from the very frames its runs gave.
 """
 
 from __future__ import annotations
@@ -91,15 +94,6 @@ class Collection:
         return part(~is_trial, self.skipped), part(is_trial, [])
 
 
-def _overrides(folder: RunFolder) -> str:
-    """The command-line overrides the run was started with, space-separated and quoted."""
-    try:
-        overrides = folder.read_overrides()
-    except (OSError, ValueError):
-        return ""
-    return " ".join(shlex.quote(o) for o in overrides)
-
-
 def _choice_names(choices: dict[str, str], config: dict[str, Any]) -> dict[str, str]:
     """model_name -> cnn_bn, ...: the config options a run was composed from.
 
@@ -139,15 +133,61 @@ def _hashable(value: Any) -> Any:
     return ", ".join(map(str, value)) if isinstance(value, list) else value
 
 
-def collect(paths: Iterable[str | Path]) -> Collection:
-    """Read every run folder below paths; unreadable files are skipped with a warning."""
-    rows: list[dict[str, Any]] = []
-    epoch_frames: list[pd.DataFrame] = []
-    results_by_run: dict[str, dict[str, Any]] = {}
+@dataclass
+class RunRecord:
+    """What the analysis reads of one run folder: all its tables and report use of it, and
+    nothing more (never the checkpoint). The published archive holds these (archive.py)."""
+
+    run: str  # the run's name in every table
+    config: dict[str, Any]  # .hydra/config.yaml
+    overrides: list[str]  # .hydra/overrides.yaml ([] where unreadable)
+    choices: dict[str, str]  # the config options Hydra recorded in .hydra/hydra.yaml
+    state: str  # COMPLETE, INCOMPLETE or FAILED, as RunFolder.status judged it
+    epochs_recorded: int
+    metrics: list[dict[str, float]] | None  # metrics.csv's rows
+    results: dict[str, Any] | None  # results.json of a complete run, else None
+    error: str | None  # failure.json's error, for a failed run
+
+
+def read_run(folder: RunFolder, run: str, skipped: list[str]) -> RunRecord | None:
+    """One run folder as the analysis reads it; None where it holds no readable config.
+    Files that cannot be read are logged and added to skipped."""
+    try:
+        config = folder.read_config()
+    except StudyError as exc:  # the message names the file
+        log.warning("skipped %s", exc)
+        skipped.append(str(folder.config_file))
+        return None
+    if config is None:  # moved away while we looked
+        return None
+    try:
+        overrides = folder.read_overrides()
+    except (OSError, ValueError):
+        overrides = []
+    status = folder.status(config)
+    for file, why in status.unreadable.items():
+        log.warning("skipped %s: %s", file, why)
+        skipped.append(str(file))
+    return RunRecord(
+        run=run,
+        config=config,
+        overrides=overrides,
+        choices=folder.read_choices(),
+        state=status.state,
+        epochs_recorded=status.epochs_recorded,
+        metrics=status.metrics,
+        results=dict(status.results) if status.complete and status.results else None,
+        error=status.error,
+    )
+
+
+def read_runs(paths: Iterable[str | Path]) -> tuple[list[RunRecord], list[str], list[Path]]:
+    """(a record of every readable run folder below paths, the files skipped as unreadable,
+    every run folder found)."""
+    records: list[RunRecord] = []
     skipped: list[str] = []
     folders: list[Path] = []
     seen: set[Path] = set()
-
     names: set[str] = set()
     for path in paths:
         for folder in find_runs(path):
@@ -159,52 +199,62 @@ def collect(paths: Iterable[str | Path]) -> Collection:
             if run in names:  # two analysed roots of the same name: keep runs apart
                 run = str(folder.path.absolute())
             names.add(run)
-            try:
-                config = folder.read_config()
-            except StudyError as exc:  # the message names the file
-                log.warning("skipped %s", exc)
-                skipped.append(str(folder.config_file))
-                continue
-            if config is None:  # moved away while we looked
-                continue
-            row: dict[str, Any] = {"run": run, "overrides": _overrides(folder)}
-            row.update({k: _hashable(v) for k, v in flat_config(config).items()})
-            choices = folder.read_choices()
-            row.update(_choice_names(choices, config))
-            # A trial of a search (hydra/sweeper=optuna) is the search's evidence, never a run
-            # of the study it served: known by the run itself, whatever records the search left.
-            row["search_trial"] = choices.get("hydra/sweeper") == "optuna"
-            row["identity"] = run_identity(config)
+            record = read_run(folder, run, skipped)
+            if record is not None:
+                records.append(record)
+    return records, skipped, folders
 
-            status = folder.status(config)
-            for file, why in status.unreadable.items():
-                log.warning("skipped %s: %s", file, why)
-                skipped.append(str(file))
-            row["status"] = status.state
-            if status.complete:
-                row.update({k: status.results.get(k) for k in RESULT_FIELDS})
-                results_by_run[run] = status.results
-            else:
-                row["epochs_completed"] = status.epochs_recorded
-                row["error"] = status.error
-            rows.append(row)
-            if status.metrics:
-                epoch_frames.append(pd.DataFrame(status.metrics).assign(run=run))
 
-    runs = pd.DataFrame(rows)
+def collect(paths: Iterable[str | Path]) -> Collection:
+    """Read every run folder below paths; unreadable files are skipped with a warning."""
+    records, skipped, folders = read_runs(paths)
+    return from_records(records, skipped, folders)
+
+
+def _row(record: RunRecord) -> dict[str, Any]:
+    config = record.config
+    row: dict[str, Any] = {
+        "run": record.run,
+        "overrides": " ".join(shlex.quote(o) for o in record.overrides),
+    }
+    row.update({k: _hashable(v) for k, v in flat_config(config).items()})
+    row.update(_choice_names(record.choices, config))
+    # A trial of a search (hydra/sweeper=optuna) is the search's evidence, never a run of the
+    # study it served: known by the run itself, whatever records the search left.
+    row["search_trial"] = record.choices.get("hydra/sweeper") == "optuna"
+    row["identity"] = run_identity(config)
+    row["status"] = record.state
+    if record.results is not None:
+        row.update({k: record.results.get(k) for k in RESULT_FIELDS})
+    else:
+        row["epochs_completed"] = record.epochs_recorded
+        row["error"] = record.error
+    return row
+
+
+def from_records(
+    records: list[RunRecord], skipped: list[str] | None = None, folders: list[Path] | None = None
+) -> Collection:
+    """The tidy frames of these runs: the same whether the records were read from run
+    folders (collect) or from a published report's archive (archive.py)."""
+    runs = pd.DataFrame([_row(record) for record in records])
+    epoch_frames = [
+        pd.DataFrame(record.metrics).assign(run=record.run) for record in records if record.metrics
+    ]
     epochs = (
         pd.concat(epoch_frames, ignore_index=True)
         if epoch_frames
         else pd.DataFrame(columns=["run", "epoch"])
     )
     runs, duplicates = _drop_duplicates(runs)
-    epochs = epochs[epochs["run"].isin(runs["run"])] if len(runs) else epochs
+    kept = set(runs["run"]) if len(runs) else set()
+    epochs = epochs[epochs["run"].isin(kept)] if len(runs) else epochs
     return Collection(
         runs=runs,
         epochs=epochs,
-        results={r: v for r, v in results_by_run.items() if r in set(runs["run"])},
-        skipped=skipped,
-        folders=folders,
+        results={r.run: r.results for r in records if r.results is not None and r.run in kept},
+        skipped=list(skipped or []),
+        folders=list(folders or []),
         duplicates=duplicates,
     )
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from cnn_study.analysis import figures, kinds, report
-from cnn_study.analysis.collect import Collection, collect
+from cnn_study.analysis.archive import Archive, published_folder, read_archive, write_archive
+from cnn_study.analysis.collect import Collection, from_records, read_runs
 from cnn_study.analysis.portable import portable_runs
 from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import Study, summarise_study
@@ -53,9 +54,13 @@ def analyse(
     reference: str | None = None,
     draw: bool = True,
 ) -> Analysis:
-    """Analyse every run below paths and write tables, figures and the report to out
-    (default: reports/<study>/); reference: the dataset every gap is measured from, by
-    name or label (default: MNIST where present, else the first in name order).
+    """Analyse every run below paths and write tables, figures, the report and its archive
+    to out (default: reports/<study>/); reference: the dataset every gap is measured from,
+    by name or label (default: MNIST where present, else the first in name order).
+
+    paths may instead be one published report's folder: its report is rebuilt from its
+    archive alone (archive.py), into that folder unless out is given, with the reference and
+    command it was made with unless another reference is given.
 
     draw=False: the tables and a report without its figures. Drawing and saving them is
     most of an analysis's time (a grid's twelve-panel figures take seconds, its numbers a
@@ -64,8 +69,12 @@ def analyse(
     """
     # Reads only; nothing is written before the checks below. A search's trials are its
     # evidence, not runs of the study it served: they are kept apart.
-    collection, trials = collect(paths).split_trials()
-    searches = find_searches(paths)
+    published = published_folder(paths)
+    read, folders = _read(paths, published, command, reference)
+    out = out or published
+    paths, command, reference = [Path(p) for p in read.paths], read.command, read.reference
+    collection, trials = from_records(read.records, read.skipped, folders).split_trials()
+    searches = read.searches
     if collection.runs.empty:
         raise StudyError(
             f"no run folders found below {', '.join(map(str, paths))} (a run folder holds "
@@ -93,6 +102,7 @@ def analyse(
 
     out.mkdir(parents=True, exist_ok=True)
     written = _write_tables(study, out)
+    written.append(write_archive(out, read))
     if draw:
         with figure_style():  # read while drawing and while saving, so around both
             for name, fig in kind.figures(study).items():
@@ -116,6 +126,24 @@ def analyse(
         out,
         kind.name,
     )
+
+
+def _read(
+    paths: list[Path], published: Path | None, command: str | None, reference: str | None
+) -> tuple[Archive, list[Path]]:
+    """(what the report is made from, the run folders it was read from): the run folders
+    below paths, or a published report's archive (no run folders), which keeps the
+    reference and command it was made with unless another reference is given."""
+    if published is None:
+        records, skipped, folders = read_runs(paths)
+        searches = find_searches(paths)
+        return Archive(
+            records, skipped, searches, [str(Path(p)) for p in paths], command, reference
+        ), folders
+    read = read_archive(published)
+    if reference is not None:  # not the published report: say how this one was made
+        read.reference, read.command = reference, command
+    return read, []
 
 
 def _write(path: Path, text: str) -> Path:

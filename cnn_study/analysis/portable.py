@@ -34,7 +34,7 @@ def portable_run(run: str) -> str:
 
 
 # Config keys that hold a path: the paths.* group, and an image folder's own folder.
-def _is_path_key(key: str) -> bool:
+def is_path_key(key: str) -> bool:
     return key.startswith("paths.") or key == "dataset.folder"
 
 
@@ -45,7 +45,7 @@ def portable_overrides(overrides: str, root: str) -> str:
     items = []
     for item in shlex.split(overrides):
         key, _, value = item.partition("=")
-        if _is_path_key(key):
+        if is_path_key(key):
             item = f"{key}={portable_path(value, root)}"
         items.append(shlex.quote(item))
     return " ".join(items)
@@ -61,6 +61,6 @@ def portable_runs(runs: pd.DataFrame) -> pd.DataFrame:
             for o, r in zip(runs["overrides"], runs["paths.root_dir"], strict=True)
         ]
     roots = runs["paths.root_dir"]
-    for column in [c for c in runs.columns if _is_path_key(c) and c != "paths.root_dir"]:
+    for column in [c for c in runs.columns if is_path_key(c) and c != "paths.root_dir"]:
         runs[column] = [portable_path(v, r) for v, r in zip(runs[column], roots, strict=True)]
     return runs.assign(**{"paths.root_dir": "."})

@@ -8,11 +8,12 @@ any other run; they are the search's evidence, not runs of the study the search 
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ class Search:
     name: str  # the Optuna study's name, e.g. tune-chapter-fashion
     trials: pd.DataFrame  # trials.csv, one row per trial, with "run" (the trial's run name)
     best: dict[str, Any]  # optimization_results.yaml
+    # The two files as read (name -> text; no best file before a trial completed): what a
+    # published report's archive keeps of the search.
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def params(self) -> list[str]:
@@ -58,18 +62,30 @@ def find_searches(paths: Iterable[str | Path]) -> list[Search]:
 
 def read_search(folder: Path) -> Search | None:
     try:
-        trials = pd.read_csv(folder / TRIALS_FILE)
-        best_file = folder / BEST_FILE
-        best = (yaml.safe_load(best_file.read_text()) or {}) if best_file.is_file() else {}
+        files = {TRIALS_FILE: (folder / TRIALS_FILE).read_text()}
+        if (folder / BEST_FILE).is_file():
+            files[BEST_FILE] = (folder / BEST_FILE).read_text()
+        return search_from_files(folder, files)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         log.warning("skipped the search in %s: %s", folder, exc)
         return None
+
+
+def search_from_files(folder: Path, files: dict[str, str]) -> Search:
+    """A search from the texts of its sweeper's files (read from its folder, or from a
+    published report's archive); ValueError or YAMLError where they cannot be parsed."""
+    trials = pd.read_csv(io.StringIO(files[TRIALS_FILE]))
+    best = yaml.safe_load(files.get(BEST_FILE, "")) or {}
     trials["run"] = [
         str(folder / run) if isinstance(run, str) and run else "" for run in trials["run_dir"]
     ]
     trials["diverged"] = [diverged(run) for run in trials["run"]]
     return Search(
-        folder=folder, name=str(best.get("study_name", folder.name)), trials=trials, best=best
+        folder=folder,
+        name=str(best.get("study_name", folder.name)),
+        trials=trials,
+        best=best,
+        files=files,
     )
 
 
