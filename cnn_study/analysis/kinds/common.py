@@ -194,8 +194,23 @@ def what_was_run(study: Study, differences: str, varied: list[str]) -> list[repo
     ]
 
 
+def every_run(study: Study) -> pd.DataFrame:
+    """The study's runs and its searches' trial runs: what the study cost, and ran on."""
+    if study.trial_runs.empty:
+        return study.runs
+    return pd.concat([study.trial_runs, study.runs], ignore_index=True)
+
+
+def commit(runs: pd.DataFrame) -> str:
+    """The git commit the runs record, and whether the tree had uncommitted changes."""
+    said = unique(runs, "git_commit")
+    dirty = runs.get("git_commit", pd.Series(dtype=object)).astype(str).str.endswith("-dirty")
+    return said + (" (a tree with uncommitted changes)" if dirty.any() else "")
+
+
 def machine(study: Study) -> list[report.Block]:
-    runs = study.runs
+    """The machine, versions and time of every run, a search's trials included."""
+    runs = every_run(study)
     return [
         report.Table(
             pd.DataFrame(
@@ -208,7 +223,7 @@ def machine(study: Study) -> list[report.Block]:
                         "torch / torchvision / Python",
                         " / ".join(unique(runs, c) for c in ("torch", "torchvision", "python")),
                     ),
-                    ("git commit", unique(runs, "git_commit")),
+                    ("git commit", commit(runs)),
                     (
                         "training time, all runs",
                         f"{runs['train_seconds'].sum() / 60:.1f} min of run time",

@@ -309,7 +309,7 @@ def _cell(summary: pd.DataFrame, dataset: str, recipe: str | None) -> pd.Series 
 
 
 def _split(study: Study) -> str:
-    runs = study.runs
+    runs = common.every_run(study)  # trials and final runs: all must share one split
     sizes = sorted({int(v) for v in runs["val_size"].dropna()}) if "val_size" in runs else []
     prints = runs["split_fingerprint"].dropna().unique() if "split_fingerprint" in runs else []
     seeds = sorted({int(v) for v in runs.get("dataset.split_seed", pd.Series()).dropna()})
@@ -322,7 +322,7 @@ def _split(study: Study) -> str:
 
 def _timing(study: Study) -> str:
     """The whole study's time: its searches and its final runs."""
-    all_runs = pd.concat([study.trial_runs, study.runs], ignore_index=True)
+    all_runs = common.every_run(study)
     elapsed = common.elapsed_minutes(all_runs) if len(all_runs) else math.nan
     searching = study.trial_runs["train_seconds"].sum() / 60 if len(study.trial_runs) else 0
     return (

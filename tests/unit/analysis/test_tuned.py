@@ -12,7 +12,7 @@ from scipy import stats
 
 from cnn_study.analysis import kinds, report
 from cnn_study.analysis.collect import collect
-from cnn_study.analysis.kinds import tuned
+from cnn_study.analysis.kinds import common, tuned
 from cnn_study.analysis.kinds.skeleton import SECTIONS
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.searches import find_searches
@@ -281,3 +281,16 @@ def test_a_study_still_running_or_unlabelled_never_crashes_the_report(tuned_stud
         write_run(tmp / "chapter5", "mnist", seed, [0.98, 0.99])
         write_run(tmp / "chapter5", "fashion", seed, [0.88, 0.89])
     assert kinds.choose(_grouped([tmp / "chapter5", *paths])).name != "tuned"
+
+
+def test_the_machine_table_counts_the_searches_trials_and_says_a_dirty_tree(tuned_study):
+    """The report's header gives the whole study's time; its machine table must too."""
+    _, paths = tuned_study
+    study = _grouped(paths)
+    assert len(study.trial_runs) > 0
+    table = common.machine(study)[0].frame.set_index("")["value"]
+    both = study.trial_runs["train_seconds"].sum() + study.runs["train_seconds"].sum()
+    assert table["training time, all runs"] == f"{both / 60:.1f} min of run time"
+    runs = pd.DataFrame({"git_commit": ["479e220-dirty", "479e220-dirty"]})
+    assert common.commit(runs) == "479e220-dirty (a tree with uncommitted changes)"
+    assert common.commit(runs.assign(git_commit="479e220")) == "479e220"
