@@ -57,7 +57,13 @@ def write_archive(out: Path, archive: Archive) -> Path:
         "skipped": archive.skipped,
         "runs": [_run_entry(record) for record in archive.records],
         "searches": [
-            {"folder": str(search.folder), "files": search.files} for search in archive.searches
+            {
+                "folder": str(search.folder),
+                "files": search.files,
+                # read off the trials' metrics.csv, which a rebuild does not have
+                "diverged": [bool(flag) for flag in search.trials["diverged"]],
+            }
+            for search in archive.searches
         ],
     }
     text = json.dumps(document, separators=(",", ":"))
@@ -77,7 +83,8 @@ def read_archive(folder: Path) -> Archive:
             records=[_record(entry) for entry in document["runs"]],
             skipped=list(document["skipped"]),
             searches=[
-                search_from_files(Path(s["folder"]), s["files"]) for s in document["searches"]
+                search_from_files(Path(s["folder"]), s["files"], s["diverged"])
+                for s in document["searches"]
             ],
             paths=list(document["paths"]),
             command=document["command"],

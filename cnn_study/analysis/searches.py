@@ -71,15 +71,24 @@ def read_search(folder: Path) -> Search | None:
         return None
 
 
-def search_from_files(folder: Path, files: dict[str, str]) -> Search:
+def search_from_files(
+    folder: Path, files: dict[str, str], diverged_trials: list[bool] | None = None
+) -> Search:
     """A search from the texts of its sweeper's files (read from its folder, or from a
-    published report's archive); ValueError or YAMLError where they cannot be parsed."""
+    published report's archive); ValueError or YAMLError where they cannot be parsed.
+
+    diverged_trials: which trials diverged, as an archive recorded it (a rebuild has no run
+    folders to read); None: read from each trial's metrics.csv."""
     trials = pd.read_csv(io.StringIO(files[TRIALS_FILE]))
     best = yaml.safe_load(files.get(BEST_FILE, "")) or {}
     trials["run"] = [
         str(folder / run) if isinstance(run, str) and run else "" for run in trials["run_dir"]
     ]
-    trials["diverged"] = [diverged(run) for run in trials["run"]]
+    if diverged_trials is None:
+        diverged_trials = [diverged(run) for run in trials["run"]]
+    if len(diverged_trials) != len(trials):
+        raise ValueError(f"{len(diverged_trials)} divergence flags for {len(trials)} trials")
+    trials["diverged"] = [bool(flag) for flag in diverged_trials]
     return Search(
         folder=folder,
         name=str(best.get("study_name", folder.name)),

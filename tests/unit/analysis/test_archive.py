@@ -4,15 +4,18 @@ and the report are compared."""
 
 import gzip
 import json
+import math
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib import image
 
 from cnn_study.analysis.__main__ import main
-from cnn_study.analysis.archive import ARCHIVE_FILE
+from cnn_study.analysis.archive import ARCHIVE_FILE, read_archive
 from cnn_study.analysis.pipeline import analyse
+from cnn_study.runs import RunFolder
 from tests.conftest import ROOT
 from tests.fakeruns import FIGURES, write_run
 from tests.reports import TABLES, without_time
@@ -88,10 +91,24 @@ def test_a_tuned_study_is_rebuilt_with_its_searches(tmp_path):
         _write_search(tmp_path, "mnist", [0.981, 0.990, 0.985]),
         _write_search(tmp_path, "fashion", [0.890, 0.903, 0.100]),
     ]
+    # the fashion search's third trial diverged: a loss that is not finite
+    trials = pd.read_csv(searches[1] / "trials.csv")
+    third = RunFolder(searches[1] / trials.loc[2, "run_dir"])
+    third.write_metrics([{**row, "train_loss": math.nan} for row in third.read_metrics()])
     paths = [tmp_path / "tuned", *searches]
     assert analyse(paths, tmp_path / "a", "cmd", draw=False).kind == "tuned"
+    for folder in paths:  # a fresh clone has the archive, not the run folders
+        shutil.rmtree(folder)
     assert analyse([tmp_path / "a"], tmp_path / "b", draw=False).kind == "tuned"
     assert_same_report(tmp_path / "a", tmp_path / "b")
+    rebuilt = {
+        s.folder.name: list(s.trials["diverged"]) for s in read_archive(tmp_path / "b").searches
+    }
+    # the interrupted trial (the last row) asked for the third one's parameters again
+    assert rebuilt == {
+        "tune-chapter-mnist": [False, False, False, False],
+        "tune-chapter-fashion": [False, False, True, True],
+    }
     saved = archived(tmp_path / "b")
     assert (
         len(saved["searches"]) == 2
