@@ -71,7 +71,9 @@ def analyse(
     # evidence, not runs of the study it served: they are kept apart.
     published = published_folder(paths)
     read, folders = _read(paths, published, command, reference)
-    out = out or published
+    if out is None and published is not None and reference is None:
+        out = published  # the same report made again, where it lies
+    # else another reference makes another report: reports/<study>/, as for runs (below)
     paths, command, reference = [Path(p) for p in read.paths], read.command, read.reference
     collection, trials = from_records(read.records, read.skipped, folders).split_trials()
     searches = read.searches

@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,16 @@ def test_a_report_rebuilt_from_its_archive_is_the_report_of_its_runs(
     assert command in report and "--out b" not in report  # the command that made it
     # the per-class table is the run folders' confusion counts, not the CSVs'
     assert len((b / "per_class.csv").read_text().splitlines()) == 1 + 4 * 10
+
+
+def test_another_reference_never_rewrites_the_published_folder(messy_runs, tmp_path, monkeypatch):
+    published = tmp_path / "analysis" / "grid"
+    analyse([messy_runs], published, "python -m cnn_study.analysis outputs", draw=False)
+    before = {p.name: p.read_bytes() for p in published.iterdir()}
+    monkeypatch.chdir(tmp_path)
+    other = analyse([published], reference="fashion", draw=False)
+    assert other.out == Path("reports") / "chapter5"  # its study's own report, as for runs
+    assert {p.name: p.read_bytes() for p in published.iterdir()} == before
 
 
 def test_a_tuned_study_is_rebuilt_with_its_searches(tmp_path):
