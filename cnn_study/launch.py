@@ -35,17 +35,19 @@ def _parallel_jobs(cfg: DictConfig, hydra: DictConfig) -> int:
     declared = OmegaConf.select(cfg, RUNS_PER_MACHINE, default=_UNDECLARED)
     if declared is _UNDECLARED:
         target = str(hydra.launcher.get("_target_", ""))
-        if target not in _ONE_AT_A_TIME:
-            preset = hydra.runtime.choices.get("hydra/launcher") or target
-            log.warning(
-                "hydra/launcher=%s does not say how many runs share a machine: counting 1 (each "
-                "run takes every core); add `%s: N` to its preset (# @package _global_), or "
-                "+%s=N",
-                preset,
-                RUNS_PER_MACHINE,
-                RUNS_PER_MACHINE,
-            )
-        return 1
+        if target in _ONE_AT_A_TIME:
+            return 1
+        # Unknown: assume the machine is full (one run per core, one thread each), the one
+        # guess that never oversubscribes it; joblib's own default is exactly that.
+        preset = hydra.runtime.choices.get("hydra/launcher") or target
+        log.warning(
+            "hydra/launcher=%s does not say how many runs share a machine: counting one per "
+            "core (one thread each); add `%s: N` to its preset (# @package _global_), or +%s=N",
+            preset,
+            RUNS_PER_MACHINE,
+            RUNS_PER_MACHINE,
+        )
+        return available_cores()
     if declared is None:
         return available_cores()
     if isinstance(declared, bool) or not isinstance(declared, int) or declared == 0:

@@ -2,10 +2,12 @@
 
 A run folder is found again by its config: training resumes or skips a folder only where the
 saved config and the new one differ in no key that changes what the run measures, and the
-analysis counts two runs as the same setting by the same test. Two tables keep runs made
-before a key existed comparable with runs made after:
+analysis counts two runs as the same setting by the same test. INCIDENTAL_KEYS names the keys
+that do not count; three tables keep runs made before a key existed comparable with runs made
+after:
 
     LATER_DEFAULTS  keys added after runs were published, with the value the older runs had
+    LATER_GROUPS    config groups added since, with the option the older runs had in effect
     RENAMED         keys renamed after runs were published, old name -> new name
 
 A new factor (a config key that varies between runs) touches this module: see
@@ -48,11 +50,19 @@ LATER_DEFAULTS: dict[str, Any] = {
     "dataset.val_size": 0,
     "dataset.split_seed": 0,
     "recipe": None,
+}
+# Config groups added after runs were published, with the option that means what the older
+# runs did. Filled in only where a run has no key of the group at all: a group's options have
+# keys of their own (a cosine schedule has no `factor`), so one option's keys must never be
+# added to a run of another.
+LATER_GROUPS: dict[str, dict[str, Any]] = {
     # Before schedules were a factor, the rate stayed constant: conf/scheduler/none.yaml.
-    "scheduler._target_": "torch.optim.lr_scheduler.ConstantLR",
-    "scheduler._partial_": True,
-    "scheduler.factor": 1.0,
-    "scheduler.total_iters": 0,
+    "scheduler": {
+        "_target_": "torch.optim.lr_scheduler.ConstantLR",
+        "_partial_": True,
+        "factor": 1.0,
+        "total_iters": 0,
+    },
 }
 # Keys renamed after runs were published: an older run's key is read under its new name.
 RENAMED = {"dataset.torchvision_class": "dataset.source"}
@@ -67,6 +77,9 @@ def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A run's config as flat keys, with the keys added after older runs were made filled in
     with the values that mean what those runs did: an old run and its new twin read alike."""
     flat = LATER_DEFAULTS | {RENAMED.get(k, k): v for k, v in flatten(config).items()}
+    for group, option in LATER_GROUPS.items():
+        if not any(k.startswith(f"{group}.") for k in flat):
+            flat.update({f"{group}.{k}": v for k, v in option.items()})
     source = flat.get("dataset.source")
     if "dataset.folder" not in flat and isinstance(source, str):
         # Before dataset.folder, a torchvision dataset's files lay in <ClassName>/raw.

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from omegaconf.errors import ConfigKeyError, MissingMandatoryValue
+
 from cnn_study.data.raw import RawData
 from cnn_study.errors import StudyError
 
@@ -95,5 +97,21 @@ def source_for(dataset: Mapping[str, Any]) -> Source:
 
 
 def check_source(dataset: Mapping[str, Any]) -> None:
-    """dataset.source names a source, and the settings that source reads are valid."""
-    source_for(dataset).check(dataset)
+    """dataset.source names a source, and the settings that source reads are valid. A setting
+    the source needs that is missing or left at ??? is one line, as every config check is."""
+    try:
+        source_for(dataset).check(dataset)
+    except MissingMandatoryValue as exc:
+        key = f"dataset.{exc.key}" if getattr(exc, "key", None) else "a dataset setting"
+        raise StudyError(
+            f"{key} is not set (??? in its YAML)",
+            f"give it in the YAML or on the command line, e.g. {key}=...",
+        ) from None
+    except (KeyError, ConfigKeyError) as exc:
+        # omegaconf names the key in .key; a plain mapping's KeyError in its argument
+        key = f"dataset.{getattr(exc, 'key', None) or (exc.args[0] if exc.args else '?')}"
+        raise StudyError(
+            f"{key} is missing, and dataset.source={dataset.get('source')} reads it",
+            "start the dataset's YAML from its source's template "
+            "(defaults: [image_folder, _self_] for a folder of images), or give the key",
+        ) from None

@@ -210,13 +210,18 @@ def test_folder_names_and_resumes_leave_out_the_same_keys():
             "add it to conf/hydra/default.yaml's exclude_keys (docs/adding-a-factor.md)"
         )
     selectors = {"experiment", "hparams_search", "debug", "local"}  # choose bundles of keys
+    # Keys whose own value names a level of the run's folder (not its option's name, as
+    # model._target_'s level is named by model=...): two runs differing in one never meet.
+    run_dir = _hydra_default()["run"]["dir"]
+    own_value_levels = {f.key for f in FACTORS if f.folder_level and f"{f.key}," in run_dir}
+    assert own_value_levels == {"dataset.name"}
     for key in excluded:
         group_of_incidental_keys = is_incidental(f"{key}.any")  # logger=mlflow
         assert (
             is_incidental(key)
             or group_of_incidental_keys
             or key in FOLDER_LEVELS
-            or key in {f.key for f in FACTORS if f.folder_level}  # dataset.name: its level
+            or key in own_value_levels  # dataset.name: its value is the folder level
             or key in {"seed", "study"} | selectors
         ), (
             f"{key} is left out of run-folder names but is no factor with a folder level and "
@@ -290,3 +295,44 @@ def test_every_datasets_class_count_follows_its_classes(dataset):
     mine = ["dataset.name=yours", "dataset.folder=/images"] * (dataset == "image_folder")
     cfg = compose_config(f"dataset={dataset}", *mine, "dataset.classes=[a,b,c,d]")
     assert cfg.dataset.num_classes == 4
+
+
+def test_a_later_group_fills_in_only_runs_without_any_of_its_keys():
+    """An old run (no scheduler) reads as the constant rate; a cosine run keeps its own keys
+    and gains none of the constant rate's (factor, total_iters would hide what differs)."""
+    from cnn_study.run_identity import flat_config
+
+    old = flat_config({"optimizer": {"lr": 0.01}})
+    assert old["scheduler._target_"].endswith("ConstantLR") and old["scheduler.factor"] == 1.0
+    cosine = {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR", "T_max": 20}
+    new = flat_config({"optimizer": {"lr": 0.01}, "scheduler": cosine})
+    assert {k for k in new if k.startswith("scheduler.")} == {
+        "scheduler._target_",
+        "scheduler.T_max",
+    }
+
+
+# Groups of conf/config.yaml's defaults list that are not factors: they say where and how a
+# run goes (paths, trainer, logger, hydra), or bundle overrides of factors (experiment...).
+NOT_FACTORS = {"paths", "trainer", "logger", "hydra", "experiment", "hparams_search", "debug"}
+NOT_FACTORS |= {"local"}
+
+
+def test_every_group_is_a_factor_or_named_as_none():
+    """A new config group is a factor (a line in cnn_study/factors.py, so that the analysis
+    groups and labels runs by it), or says here why it is not one."""
+    from cnn_study.factors import FACTORS
+
+    defaults = OmegaConf.load(CONF / "config.yaml").defaults
+    groups = set()
+    for entry in defaults:
+        if isinstance(entry, str):
+            continue  # _self_
+        key = next(iter(entry))
+        groups.add(key.removeprefix("optional ").strip())
+    unnamed = groups - {f.name for f in FACTORS if f.group} - NOT_FACTORS
+    assert not unnamed, (
+        f"conf/config.yaml's group(s) {sorted(unnamed)} are neither a factor in "
+        "cnn_study/factors.py nor in this test's NOT_FACTORS (docs/adding-a-factor.md, step 2)"
+    )
+    assert groups >= {f.name for f in FACTORS if f.group}  # each factor group composes

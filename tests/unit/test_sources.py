@@ -90,3 +90,19 @@ def test_a_class_path_that_does_not_import_is_named(make_cfg, tmp_path):
     with pytest.raises(StudyError, match=r"dataset.source=torchvision.datasets.NoSuchSet: no such"):
         experiment.run(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_setting_a_source_needs_unset_or_missing_is_one_line():
+    from omegaconf import OmegaConf
+
+    from cnn_study.data import check_source
+    from tests.conftest import compose_config
+
+    folder = ["dataset=image_folder", "dataset.name=x", "dataset.folder=/x", "dataset.classes=[a]"]
+    unset = compose_config(*folder, "dataset.resize=???").dataset
+    with pytest.raises(StudyError, match=r"^dataset.resize is not set \(\?\?\? in its YAML\)"):
+        check_source(unset)
+    plain = OmegaConf.to_container(compose_config(*folder).dataset, resolve=True)
+    del plain["convert"]  # a user's YAML naming the source but not starting from its template
+    with pytest.raises(StudyError, match=r"^dataset.convert is missing, .* reads it"):
+        check_source(OmegaConf.create(plain))
