@@ -9,7 +9,7 @@ recipe is unchanged: every full batch replays the graph, and the epoch's last, s
 runs eagerly on the same tensors, so no sample is dropped. Dropout draws from CUDA's
 generator, which the graph advances on every replay, so each step still gets its own mask.
 
-Used only on CUDA with trainer.cuda_graphs=true. Not yet run on a GPU: see README, Speed.
+Used only on CUDA with trainer.cuda_graphs=true. Not yet run on a GPU: see docs/speed.md.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnn_study.errors import RunFailed, StudyError
 from cnn_study.experiment import Launch
+from cnn_study.fileio import atomic_write
 from cnn_study.hardware import available_cores
 from cnn_study.runs import RunFolder
 
@@ -124,7 +125,7 @@ def record_sweep_failure(run_dir: str, exc: BaseException) -> None:
     }
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{hydra.job.num}.json").write_text(json.dumps(record))
-    except OSError as error:  # a full disk: the error is in the log and on the screen
+        atomic_write(folder / f"{hydra.job.num}.json", json.dumps(record))
+    except (OSError, StudyError) as error:  # a full disk: the error is in the log and on the screen
         log.error("could not record the failure of %s: %s", run_dir, error)
     log.error("run %s failed: %s", run_dir, record["error"])

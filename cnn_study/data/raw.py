@@ -35,7 +35,8 @@ class RawSplit:
             raise StudyError(
                 f"{self.where}: labels range {self.labels.min().item()}.."
                 f"{self.labels.max().item()}, outside 0..{num_classes - 1}: the files are "
-                "corrupt or dataset.num_classes is wrong; fetch them again or fix the YAML"
+                "corrupt, or dataset.classes lists too few classes; fetch them again, or list "
+                "every class in dataset.classes"
             )
 
 

@@ -221,7 +221,7 @@ class OptunaSweeper(Sweeper):
         self._check_tunable(fixed, space)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        atomic_write(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         extend = get_method(self.custom_search_space) if self.custom_search_space else None
 
         returns: list[Sequence[JobReturn]] = []

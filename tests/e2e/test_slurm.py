@@ -284,7 +284,7 @@ def test_a_sweep_runs_each_dataset_as_a_slurm_job_and_records_its_id(tmp_path, t
     )
     with cleaned_up(sweep, outputs):  # a failed sweep leaves no job behind
         output = finish_sweep(sweep, outputs, log, timeout=240)
-    assert sweep.returncode == 0, output[-4000:]
+        assert sweep.returncode == 0, output[-4000:]
     submitted = submitit_jobs(outputs)
 
     results = [json.loads(p.read_text()) for p in outputs.rglob("results.json")]
@@ -428,8 +428,8 @@ def test_c_a_job_at_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
         output = finish_sweep(sweep, outputs, log, timeout=360)
+        assert sweep.returncode == 0, output[-4000:]
     (job_id,) = submitit_jobs(outputs)
-    assert sweep.returncode == 0, output[-4000:]
 
     run_dir = the_run_dir(outputs)
     results = json.loads((run_dir / "results.json").read_text())

@@ -168,3 +168,17 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_list_every_class_for_labels_beyond_the_classes(tmp_path):
+    data = tmp_path / "data"
+    make_dataset(data, "MNIST", train=40, test=20)
+    raw = data / "MNIST" / "raw"
+    for prefix, n in (("train", 40), ("t10k", 20)):  # twelve classes, where the YAML has ten
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", torch.arange(n) % 12)
+    ten = mnist(tmp_path, verify=False)
+    fails(
+        ten, data, tmp_path / "cache", "labels range 0..11", "list every class in dataset.classes"
+    )
+    twelve = {**ten, "classes": [*ten["classes"], "ten", "eleven"], "num_classes": 12}
+    assert loads(twelve, data, tmp_path / "cache") == 40
