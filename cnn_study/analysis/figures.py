@@ -48,6 +48,11 @@ def target_label(target: float) -> str:
     return f"{target:.0%} (the chapter's claim)"
 
 
+def zoom_floor(target: float) -> float:
+    """The lower edge (in %) of learning_curves' zoom on the target, which its caption quotes."""
+    return target * 100 - 2
+
+
 def integer_ticks(ax) -> None:
     """Epochs and trials are whole: x ticks at 1, 2, 5, never at 2.5."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -116,8 +121,8 @@ def learning_curves(
     full.set_title("All epochs")
     full.legend(loc="lower right")
     _curves(zoom, epochs, order, palette, target)
-    zoom.set_ylim(target * 100 - 2, 100)
-    zoom.set_title(f"Zoom: {target * 100 - 2:.0f}% to 100%")
+    zoom.set_ylim(zoom_floor(target), 100)
+    zoom.set_title(f"Zoom: {zoom_floor(target):.0f}% to 100%")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -313,7 +318,8 @@ def loss_curves(
     epochs: pd.DataFrame, order: list[str], sharey: bool = True, columns: int = WIDE
 ) -> Figure:
     """Train versus test loss per epoch, one panel per group (mean over seeds); sharey
-    False: each panel on its own scale (datasets whose losses lie far apart)."""
+    False: each panel on its own scale (datasets whose losses lie far apart), said in the
+    title so that no reader compares heights across panels."""
     fig, axes = panels(len(order), 4.4, 3.8, ncols=columns, sharey=sharey)
     for ax, group in zip(axes, order, strict=True):
         data = epochs[epochs["group"] == group]
@@ -343,7 +349,8 @@ def loss_curves(
     labelled = range(len(axes)) if not sharey else row_starts(len(axes), columns)
     for i in labelled:
         axes[i].set_ylabel("cross-entropy loss (mean per image)")
-    fig.suptitle("Train and test loss per epoch (mean over seeds; band: min to max)")
+    scales = "" if sharey else "; each panel on its own scale"
+    fig.suptitle(f"Train and test loss per epoch (mean over seeds; band: min to max{scales})")
     fig.tight_layout(rect=title_room(fig))
     return fig
 
@@ -452,13 +459,15 @@ def final_accuracy_dots(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
 
 
 def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
-    """Per-class final accuracy, a row per cell and a panel per dataset."""
+    """Per-class final accuracy, a row per cell and a panel per dataset. One colour scale
+    for every panel, with one colour bar: a colour means the same accuracy in each."""
     labels = list(dict.fromkeys(summary["dataset_label"]))
     cells = list(dict.fromkeys(summary["cell"]))
     fig, axes = subplots(
         1, len(labels), figsize=(6.2 * len(labels), 0.4 * len(cells) + 2.4), squeeze=False
     )
-    for ax, label in zip(axes[0], labels, strict=True):
+    tables = {}
+    for label in labels:
         groups = summary[summary["dataset_label"] == label].set_index("cell")["group"]
         rows = [c for c in cells if c in groups.index]
         data = per_class[per_class["group"].isin(groups)]
@@ -469,9 +478,12 @@ def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
             .to_numpy()
             * 100
         )
-        image = ax.imshow(
-            table, cmap="viridis", vmin=max(0, np.nanmin(table) - 2), vmax=100, aspect="auto"
-        )
+        tables[label] = (rows, classes, table)
+    lowest = min(float(np.nanmin(table)) for _, _, table in tables.values())
+    vmin = max(0.0, lowest - 2)
+    for ax, label in zip(axes[0], labels, strict=True):
+        rows, classes, table = tables[label]
+        image = ax.imshow(table, cmap="viridis", vmin=vmin, vmax=100, aspect="auto")
         for (i, j), value in np.ndenumerate(table):
             ax.text(
                 j,
@@ -479,18 +491,19 @@ def per_class_heatmap(per_class: pd.DataFrame, summary: pd.DataFrame) -> Figure:
                 f"{value:.0f}",
                 ha="center",
                 va="center",
-                fontsize=6.5,
-                color="black"
-                if value > np.nanmin(table) + 0.6 * (100 - np.nanmin(table))
-                else "white",
+                fontsize=8,
+                color="black" if value > vmin + 0.6 * (100 - vmin) else "white",
             )
         ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
         ax.set_title(label)
         ax.grid(False)
-        fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="test accuracy (%)")
-    fig.suptitle("Final test accuracy per class and cell (mean over seeds)")
-    fig.tight_layout()
+    fig.suptitle("Final test accuracy per class and cell (mean over seeds; one colour scale)")
+    # one colour bar for every panel, right of them all (as confusion_matrices)
+    width = fig.get_figwidth()
+    fig.tight_layout(rect=(0, 0, 1 - 1.0 / width, 1))
+    bar = fig.add_axes((1 - 0.85 / width, 0.2, 0.15 / width, 0.6))
+    fig.colorbar(image, cax=bar, label="test accuracy (%)")
     return fig
 
 

@@ -46,6 +46,7 @@ class Report:
     class_figure: Caption | None = None  # under "Where the errors are"
     commands: list[str] | None = None  # the commands that made the runs; None: rebuilt
     timing: str | None = None  # the time the study took, in words; None: the runs' own
+    losses_on_own_scales: bool = False  # the loss panels each on its own scale (not shared)
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,10 @@ def machine(study: Study) -> list[report.Block]:
     ]
 
 
-def errors_and_losses() -> list[report.Block]:
+def errors_and_losses(own_scales: bool = False) -> list[report.Block]:
+    """The confusion matrices and the loss curves; own_scales: the loss panels do not share
+    a scale (figures.loss_curves' sharey False), which the caption must say."""
+    scales = "; each panel on its own scale" if own_scales else ""
     return [
         report.Figure(
             Path("confusion_matrices.png"),
@@ -244,7 +247,7 @@ def errors_and_losses() -> list[report.Block]:
         ),
         report.Figure(
             Path("loss_curves.png"),
-            "Training loss (dropout on) and test loss per epoch, mean over seeds.",
+            f"Training loss (dropout on) and test loss per epoch, mean over seeds{scales}.",
         ),
     ]
 
@@ -280,12 +283,10 @@ def _run_table(study: Study) -> pd.DataFrame:
 
 
 def appendix(study: Study) -> list[report.Block]:
-    """Every run, and every folder left out of the statistics with the reason."""
+    """Every run, and every folder left out of the statistics with the reason; under the
+    heading the writer gives it (kinds/skeleton.py's SECTIONS)."""
     collection = study.collection
-    blocks: list[report.Block] = [
-        report.Heading("Every run"),
-        report.Table(_run_table(study)),
-    ]
+    blocks: list[report.Block] = [report.Table(_run_table(study))]
     others = collection.runs[collection.runs["status"] != COMPLETE]
     if len(others):
         blocks += [

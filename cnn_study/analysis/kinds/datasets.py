@@ -121,6 +121,11 @@ def _columns(n: int) -> int:
     return max(1, math.ceil(math.sqrt(n)))
 
 
+# Datasets far apart in difficulty have losses far apart: each loss panel on its own scale,
+# which the figure and its caption both say.
+LOSSES_ON_OWN_SCALES = True
+
+
 def draw(study: Study) -> dict[str, Figure]:
     order = study.order
     columns = _columns(len(order))
@@ -136,8 +141,9 @@ def draw(study: Study) -> dict[str, Figure]:
             study.per_class, order, target=None, columns=columns
         ),
         "confusion_matrices": figures.confusion_matrices(study.confusion, order, columns),
-        # datasets far apart in difficulty have losses far apart: each panel its own scale
-        "loss_curves": figures.loss_curves(study.epochs, order, sharey=False, columns=columns),
+        "loss_curves": figures.loss_curves(
+            study.epochs, order, sharey=not LOSSES_ON_OWN_SCALES, columns=columns
+        ),
     }
 
 
@@ -256,6 +262,7 @@ def report(study: Study, found: Tables) -> Report:
         + ".",
         varied=tuple(study.keys),
         method=method(study),
+        losses_on_own_scales=LOSSES_ON_OWN_SCALES,
     )
 
 
@@ -273,7 +280,7 @@ def method(study: Study) -> str:
             if gaps > 1
             else ""
         )
-        + ". A dataset is called harder or easier where its adjusted p is below "
+        + f". A dataset is called harder or easier where its {judged_by(study.gaps)} is below "
         f"{ALPHA_LABEL}, and not told apart from the reference otherwise. Datasets differ in "
         "images and classes, so a gap says how hard a dataset is for this model and recipe, "
         "not for every model; the model is the same network built for each dataset's "

@@ -78,7 +78,7 @@ def gap_difference_table(gaps: pd.DataFrame, factors: list[str]) -> pd.DataFrame
             "seeds": _seeds(gaps),
             "gap (points)": gaps["gap"].map(points),
             f"{LEVEL} CI (Welch)": intervals(gaps["gap_ci_low"], gaps["gap_ci_high"]),
-            "p (Holm)": judged_p(gaps).map(p_value),
+            judged_by(gaps): judged_p(gaps).map(p_value),
             "gap - chapter's gap": [
                 "reference" if ref else signed(d)
                 for d, ref in zip(_column(gaps, "gap_minus_chapter"), reference, strict=True)

@@ -229,7 +229,8 @@ def report(study: Study, found: Tables) -> Report:
         ],
         class_figure=Caption(
             Path("per_class_accuracy.png"),
-            "Final test accuracy per class and cell, mean over seeds.",
+            "Final test accuracy per class and cell, mean over seeds; one colour scale for "
+            "every panel.",
         ),
         differences="Cells differ in: "
         + ", ".join(f"`{k}`" for k in study.cell_keys)

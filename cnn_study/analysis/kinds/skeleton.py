@@ -27,7 +27,7 @@ SECTIONS = (
 def write(study: Study, said: Report) -> list[report.Block]:
     """The report's blocks: the kind's words in the shared sections."""
     B = report
-    commands, answer, errors, run, method, machine, _ = SECTIONS
+    commands, answer, errors, run, method, machine, every_run = SECTIONS
     return [
         B.Heading(f"cnn-study report: {said.title}", 1),
         B.Paragraph(common.generated(study) + said.opening + "."),
@@ -41,12 +41,13 @@ def write(study: Study, said: Report) -> list[report.Block]:
         B.Paragraph(common.hardest_classes(study.per_class)),
         *(said.class_table.blocks() if said.class_table else []),
         *([said.class_figure] if said.class_figure else []),
-        *common.errors_and_losses(),
+        *common.errors_and_losses(said.losses_on_own_scales),
         B.Heading(run),
         *common.what_was_run(study, said.differences, list(said.varied)),
         B.Heading(method),
         B.Paragraph(said.method),
         B.Heading(machine),
         *common.machine(study),
-        *common.appendix(study),  # its heading: SECTIONS' last
+        B.Heading(every_run),
+        *common.appendix(study),
     ]

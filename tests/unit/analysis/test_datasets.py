@@ -12,7 +12,9 @@ from scipy import stats
 from cnn_study.analysis import figures, kinds, report
 from cnn_study.analysis.__main__ import main
 from cnn_study.analysis.collect import collect
+from cnn_study.analysis.kinds import chapter as chapter_kind
 from cnn_study.analysis.kinds import datasets as datasets_kind
+from cnn_study.analysis.kinds import skeleton
 from cnn_study.analysis.kinds.skeleton import SECTIONS
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.study import summarise_study
@@ -213,8 +215,12 @@ def test_four_datasets_figures_compare_on_one_scale_without_the_chapters_target(
     matrices = [ax for ax in drawn["confusion_matrices"].axes if ax.images]
     assert [ax.images[0].get_array().shape for ax in matrices] == [(10, 10)] * 4
     assert all(ax.get_visible() for ax in drawn["confusion_matrices"].axes)
-    # losses far apart: each panel its own scale, each labelled
+    # losses far apart: each panel its own scale, each labelled, and the title says so
     assert all(ax.get_ylabel() for ax in drawn["loss_curves"].axes)
+    assert "each panel on its own scale" in drawn["loss_curves"].get_suptitle()
+    _, report = report_of(summarised(root))
+    (caption,) = [line for line in report.splitlines() if line.startswith("*Training loss")]
+    assert "each panel on its own scale" in caption
 
 
 def test_per_class_table_keeps_each_datasets_own_class_names(four):
@@ -389,6 +395,80 @@ def test_mnist_and_fashion_give_the_chapters_one_gap_row_as_before(tmp_path, lab
         (test.statistic, test.df, test.pvalue)
     )
     assert "does the chapter's CNN reach 99%?" in report and "--reference" not in report
+
+
+def test_the_chapters_zoom_is_captioned_with_the_range_it_draws(tmp_path, monkeypatch):
+    # another target (a chapter claiming 95%): the caption follows the drawn zoom, not a
+    # range written out for 99%
+    monkeypatch.setattr(figures, "TARGET", 0.95)
+    write_study(tmp_path, ["mnist", "fashion"])
+    study = summarised(tmp_path)
+    zoom = chapter_kind.draw(study)["learning_curves"].axes[1]
+    low, high = zoom.get_ylim()
+    assert (low, high) == (93, 100)
+    _, report = report_of(study)
+    assert f"zoomed in on {low:.0f}% to {high:.0f}%." in report
+
+
+# --- one dataset that is not the chapter's: the chapter's kind, without its claim -----------
+
+
+def _target_drawn(fig) -> bool:
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    at = [
+        line
+        for line in lines
+        for data in (line.get_xdata(), line.get_ydata())
+        if len(data) == 2 and np.allclose(np.asarray(data, float), 100 * figures.TARGET)
+    ]
+    labels = [t.get_text() for ax in fig.axes for t in ax.texts]
+    labels += [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    labels += [
+        t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+    ]
+    return bool(at) or figures.target_label(figures.TARGET) in labels
+
+
+@pytest.mark.parametrize(("dataset", "claimed"), [("cifar10", False), ("mnist", True)])
+def test_one_dataset_is_checked_against_the_chapters_claim_only_if_it_is_the_chapters(
+    tmp_path, dataset, claimed
+):
+    write_study(tmp_path, [dataset])
+    study = summarised(tmp_path)
+    kind, report = report_of(study)
+    assert kind == "chapter"
+    title = report.splitlines()[0]
+    assert ("reach 99%" in title) == claimed
+    if not claimed:
+        assert title == "# cnn-study report: the chapter's CNN and recipe on CIFAR-10"
+    answer = report.split("## The answer")[1].split("## Where the errors are")[0]
+    verdicts = ("reaches 99%", "reach 99%", "about 99%", "short of 99%")
+    assert any(v in answer for v in verdicts) == claimed
+    for said in ("dashed", "mean curve first >= 99%"):
+        assert (said in answer) == claimed, said
+    drawn = chapter_kind.draw(study)
+    for name in ("learning_curves", "final_accuracy", "per_class_accuracy"):
+        assert _target_drawn(drawn[name]) == claimed, name
+
+
+def test_one_gap_is_judged_and_named_by_its_own_p_not_an_adjusted_one(tmp_path):
+    write_study(tmp_path, ["mnist", "kmnist"])
+    study = summarised(tmp_path)
+    kind, report = report_of(study)
+    assert kind == "datasets" and len(study.gaps) == 1
+    method = report.split("## Method")[1].split("## Machine and time")[0]
+    assert "adjusted" not in method and "Holm" not in method
+    assert "where its Welch's t-test p is below" in method
+    assert "| p (Holm) |" not in report
+
+
+def test_every_section_heading_is_the_writers(tmp_path, monkeypatch):
+    # the appendix's heading too: renamed in SECTIONS, renamed in the report
+    renamed = (*skeleton.SECTIONS[:-1], "All the runs")
+    monkeypatch.setattr(skeleton, "SECTIONS", renamed)
+    write_study(tmp_path, ["mnist", "fashion"])
+    _, report = report_of(summarised(tmp_path))
+    assert "\n## All the runs\n" in report and "## Every run" not in report
 
 
 # --- a grid of three datasets --------------------------------------------------------------

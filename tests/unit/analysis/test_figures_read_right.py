@@ -215,6 +215,54 @@ def test_loss_and_learning_curves_tick_whole_epochs(epochs):
         assert all(_integer_ticks(ax) for ax in fig.axes)
 
 
+@pytest.mark.parametrize("sharey", [True, False])
+def test_loss_panels_on_their_own_scales_say_so(sharey):
+    data = _epochs(["MNIST", "CIFAR-10"])
+    cifar = data["group"] == "CIFAR-10"
+    data.loc[cifar, ["train_loss", "test_loss"]] += 1.0  # CIFAR-10's losses far above MNIST's
+    fig = figures.loss_curves(data, ["MNIST", "CIFAR-10"], sharey=sharey)
+    same_scale = fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
+    assert same_scale == sharey
+    assert ("each panel on its own scale" in fig.get_suptitle()) == (not same_scale)
+
+
+# --- the grid's per-class heatmap: one colour, one accuracy ------------------------------
+
+
+def test_per_class_heatmap_gives_one_colour_one_accuracy_in_every_panel():
+    datasets = {"MNIST": 0.99, "CIFAR-10": 0.60}  # far apart: a panel's own scale would differ
+    cells = ["model=cnn", "model=mlp"]
+    summary = pd.DataFrame(
+        [
+            {"cell": c, "dataset_label": label, "group": f"{label}, {c}"}
+            for label in datasets
+            for c in cells
+        ]
+    )
+    per_class = pd.DataFrame(
+        [
+            {"group": f"{label}, {c}", "class": str(k), "acc_mean": acc - 0.01 * k - 0.02 * i}
+            for label, acc in datasets.items()
+            for i, c in enumerate(cells)
+            for k in range(10)
+        ]
+    )
+    fig = figures.per_class_heatmap(per_class, summary)
+    heatmaps = [ax for ax in fig.axes if ax.images and ax.get_title() in datasets]
+    assert len(heatmaps) == 2
+    scales = {ax.images[0].get_clim() for ax in heatmaps}
+    assert len(scales) == 1  # MNIST's 99 and CIFAR-10's 99 are the same colour
+    low, high = scales.pop()
+    assert low <= 100 * per_class["acc_mean"].min() and high == 100
+    assert len(fig.axes) == len(heatmaps) + 1  # one colour bar for all of them
+    sizes = [
+        t.get_fontsize()
+        for ax in heatmaps
+        for t in [*ax.texts, *ax.get_xticklabels(), *ax.get_yticklabels()]
+    ]
+    assert sizes and min(sizes) >= 8
+
+
 # --- the chapter's target: only for the chapter's datasets -------------------------------
 
 
