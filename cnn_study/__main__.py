@@ -6,11 +6,14 @@ import os
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from cnn_study import experiment, launch
+from cnn_study.config_checks import validate
 from cnn_study.errors import RunFailed, StudyError
+from cnn_study.sweep_failures import record_sweep_failure
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -18,14 +21,22 @@ def main(cfg: DictConfig) -> float | None:
     # A log file on a full disk must not print a traceback per line: the run's own error
     # (one line) says what happened.
     logging.raiseExceptions = False
+    in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    if not in_sweep:
+        try:  # a config that cannot run is said in a second, before PyTorch loads
+            validate(cfg)
+        except StudyError as exc:
+            raise CompactHydraException(str(exc)) from None
+    from cnn_study import experiment, launch  # training, and PyTorch with it
+
     run_dir = launch.run_dir()
     try:
         results = experiment.run(cfg, run_dir, launch.from_hydra(cfg))
     except Exception as exc:
-        if launch.in_sweep():
+        if in_sweep:
             # The sweep goes on with its other runs; at its end, the ReportFailures callback
             # names every failed run and the command exits non-zero.
-            launch.record_sweep_failure(run_dir, exc)
+            record_sweep_failure(run_dir, exc)
             return math.nan
         problem = exc.cause if isinstance(exc, RunFailed) else exc
         if isinstance(problem, StudyError):

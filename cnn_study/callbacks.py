@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
-from cnn_study.launch import FAILURES_DIR, SWEEP_ID, failures_dir
+from cnn_study.sweep_failures import FAILURES_DIR, SWEEP_ID, failures_dir
 
 log = logging.getLogger(__name__)
 

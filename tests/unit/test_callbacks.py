@@ -16,12 +16,12 @@ def test_the_sweep_report_names_the_failure_record_the_run_wrote(tmp_path, monke
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from cnn_study import callbacks, launch
+    from cnn_study import callbacks, sweep_failures
     from cnn_study.__main__ import main
     from tests.conftest import CONF
 
-    monkeypatch.setenv(launch.SWEEP_ID, "sweep1")
-    monkeypatch.delenv(launch.FAILURES_DIR, raising=False)  # from the sweep's folder, then
+    monkeypatch.setenv(sweep_failures.SWEEP_ID, "sweep1")
+    monkeypatch.delenv(sweep_failures.FAILURES_DIR, raising=False)  # from the sweep's folder, then
     run_dir = tmp_path / "sweep" / "0"
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         overrides = [*tiny_overrides(tmp_path / "no-data", tmp_path), "hydra.job.num=0"]
