@@ -16,10 +16,11 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from cnn_study.analysis.chapter import CHAPTER_DATASETS, TARGET
-from cnn_study.analysis.inference import CONFIDENCE
+from cnn_study.analysis.inference import LEVEL
 from cnn_study.analysis.layout import (
     WIDE,
     last_row,
+    legend_entries,
     panels,
     row_count,
     row_starts,
@@ -29,7 +30,7 @@ from cnn_study.analysis.layout import (
 )
 from cnn_study.analysis.style import colours
 
-CI_LABEL = f"{CONFIDENCE:.0%} CI over seeds"
+CI_LABEL = f"{LEVEL} CI over seeds"
 # Said under every figure whose panels share one span (final_accuracy, final_accuracy_dots).
 SAME_SPAN = (
     "Each panel is centred on its own values but spans the same number of points, so that "
@@ -192,10 +193,7 @@ def final_accuracy(
         ax.set_ylim(bottom, top)
         if target is not None:
             _mark_target(ax, target, mean, bottom, top)
-    handles: dict = {}
-    for ax in axes:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
+    handles = legend_entries(axes)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
     span = limits[0][1] - limits[0][0]
     fig.suptitle(f"Final test accuracy after the last epoch (every panel spans {span:.2g} points)")
@@ -206,7 +204,7 @@ def final_accuracy(
 def final_accuracy_caption(noun: str) -> str:
     """The caption of final_accuracy and final_accuracy_dots: one `noun` per panel or row."""
     return (
-        f"Final test accuracy per {noun}: mean with its {CONFIDENCE:.0%} t interval; dots: "
+        f"Final test accuracy per {noun}: mean with its {LEVEL} t interval; dots: "
         f"single seeds. {SAME_SPAN}"
     )
 
@@ -263,10 +261,7 @@ def per_class_accuracy(
         at_right = blended_transform_factory(ax.transAxes, ax.transData)
         for yi, m in zip(y, mean, strict=True):
             ax.text(1.02, yi, f"{m:.1f}", transform=at_right, ha="left", va="center", fontsize=8)
-    handles: dict = {}
-    for ax in axes:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
+    handles = legend_entries(axes)
     fig.legend(
         handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 5), fontsize=8
     )
@@ -581,8 +576,8 @@ def interaction_caption(gaps: pd.DataFrame, x: str, panel: str | None) -> str:
     return (
         f"Top: final test accuracy per {x}, a line per dataset, "
         + (f"one panel per {panel}" if panel else "all cells in one panel")
-        + f" (bars: {CONFIDENCE:.0%} t intervals over seeds). Bottom: the gap between the "
-        f"datasets per cell (bars: Welch {CONFIDENCE:.0%} intervals)"
+        + f" (bars: {LEVEL} t intervals over seeds). Bottom: the gap between the "
+        f"datasets per cell (bars: Welch {LEVEL} intervals)"
         + ("; dashed: the chapter's cell's gap." if reference else ".")
     )
 
@@ -616,7 +611,7 @@ def _gap_line(
 
 
 def _gap_label(pair: tuple, named: bool) -> str:
-    return f"{f'{pair[0]} - {pair[1]}' if named else 'gap'}, {CONFIDENCE:.0%} CI (Welch)"
+    return f"{f'{pair[0]} - {pair[1]}' if named else 'gap'}, {LEVEL} CI (Welch)"
 
 
 def _chapters_gap_label(pair: tuple, named: bool) -> str:

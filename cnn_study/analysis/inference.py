@@ -15,6 +15,7 @@ CONFIDENCE = 0.95
 # The level a p-value is judged significant at: the one that matches the intervals, so that
 # "significant" and "the interval excludes zero" agree for a single test.
 ALPHA = round(1 - CONFIDENCE, 12)  # 0.05, not 0.050000000000000044
+LEVEL = f"{CONFIDENCE:.0%}"  # the level of every interval, as headers, text and figures say it
 
 
 def significant(p: float) -> bool:

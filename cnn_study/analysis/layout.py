@@ -93,3 +93,13 @@ def title_room(fig: Figure) -> tuple[float, float, float, float]:
     if fig.get_figheight() <= tall:
         return (0, 0, 1, 1)
     return (0, 0, 1, 1 - 0.45 / fig.get_figheight())
+
+
+def legend_entries(axes) -> dict:
+    """label -> handle over every panel, each label once (the first panel's handle): one
+    figure-wide legend for panels that draw the same kinds of marks."""
+    entries: dict = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return entries

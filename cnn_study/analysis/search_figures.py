@@ -15,8 +15,8 @@ from cnn_study.analysis.figures import (
     same_span,
     target_label,
 )
-from cnn_study.analysis.inference import CONFIDENCE
-from cnn_study.analysis.layout import panels, subplots
+from cnn_study.analysis.inference import LEVEL
+from cnn_study.analysis.layout import legend_entries, panels, subplots
 from cnn_study.analysis.style import colours
 
 # Trials far below the rest (a learning rate too high or too low: about 10%, chance) would
@@ -250,10 +250,7 @@ def recipe_cells(
                 va="top",
                 fontsize=8,
             )
-    handles: dict = {}
-    for ax in axes:
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
+    handles = legend_entries(axes)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
     span = limits[0][1] - limits[0][0] if limits else 0.0
     fig.suptitle(
@@ -268,7 +265,7 @@ def recipe_cells_caption(datasets: list[str]) -> str:
     target = chapter_target(datasets)
     return (
         f"Final test accuracy of each recipe on each dataset: mean (written under its recipe) "
-        f"with its {CONFIDENCE:.0%} t interval over seeds; dots: single seeds"
+        f"with its {LEVEL} t interval over seeds; dots: single seeds"
         + (f"; dashed: {target_label(target)}" if target is not None else "")
         + f". {SAME_SPAN}"
     )

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from cnn_study.analysis.chapter import TARGET
-from cnn_study.analysis.inference import ALPHA, CONFIDENCE
+# The level and the target as every report says them, from where each is defined.
+from cnn_study.analysis.chapter import TARGET_LABEL as TARGET_LABEL
+from cnn_study.analysis.inference import ALPHA
+from cnn_study.analysis.inference import LEVEL as LEVEL
 
-LEVEL = f"{CONFIDENCE:.0%}"  # the level of every interval, as headers and text say it
-TARGET_LABEL = f"{TARGET:.0%}"  # the chapter's claim, as text says it
 ALPHA_LABEL = f"{ALPHA:.2g}"  # "0.05": the level a p-value is judged at
 
 
