@@ -9,7 +9,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from cnn_study.config_checks import validate
 from cnn_study.errors import RunFailed, StudyError
@@ -17,7 +17,7 @@ from cnn_study.sweep_failures import record_sweep_failure
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float | None] | None:
     # A log file on a full disk must not print a traceback per line: the run's own error
     # (one line) says what happened.
     logging.raiseExceptions = False
@@ -27,11 +27,16 @@ def main(cfg: DictConfig) -> float | None:
             validate(cfg)
         except StudyError as exc:
             raise CompactHydraException(str(exc)) from None
-    from cnn_study import experiment, launch  # training, and PyTorch with it
+    from cnn_study import experiment, launch, search_trial  # training, PyTorch with it
+    from cnn_study.search_trial import PRUNED_AT
 
     run_dir = launch.run_dir()
     try:
-        results = experiment.run(cfg, run_dir, launch.from_hydra(cfg))
+        trial = search_trial.from_hydra(cfg) if in_sweep else None
+        should_stop = trial.should_stop if trial is not None else None
+        results = experiment.run(cfg, run_dir, launch.from_hydra(cfg), should_stop)
+        if trial is not None and PRUNED_AT in results:
+            trial.pruned(results[PRUNED_AT])
     except Exception as exc:
         if in_sweep:
             # The sweep goes on with its other runs; at its end, the ReportFailures callback
@@ -45,6 +50,8 @@ def main(cfg: DictConfig) -> float | None:
         raise  # anything else is a bug: its traceback, then RunFailed naming failure.json
     # What a sweeper that optimises sees: a validation number, never a test one; nothing
     # without a validation split (the Optuna sweeper refuses such a search before it starts).
+    if isinstance(cfg.objective, ListConfig):  # a multi-objective search
+        return [results.get(name) for name in cfg.objective]
     return results.get(cfg.objective)
 
 

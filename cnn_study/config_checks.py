@@ -12,8 +12,10 @@ from omegaconf.errors import MissingMandatoryValue
 from cnn_study.errors import StudyError
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-# What a run may hand to a sweeper that optimises: validation numbers only.
-OBJECTIVES = ("final_val_acc", "best_val_acc")
+# What a run may hand to a sweeper that optimises: validation numbers only, and beside one of
+# them, in a multi-objective search (objective: [final_val_acc, train_seconds]), its costs.
+OBJECTIVES = ("final_val_acc", "best_val_acc", "final_val_loss")
+COSTS = ("train_seconds", "parameters")
 
 
 def _get(cfg: DictConfig, key: str) -> Any:
@@ -62,12 +64,7 @@ def validate(cfg: DictConfig) -> None:
     _integer(cfg, "dataset.test_limit", 1, allow_null=True)
     _integer(cfg, "dataset.val_size", 0)
     _integer(cfg, "dataset.split_seed", 0)
-    objective = _get(cfg, "objective")
-    if objective not in OBJECTIVES:
-        raise StudyError(
-            f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}: a sweeper "
-            "optimises a validation number, never a test one; e.g. objective=final_val_acc"
-        )
+    objectives(cfg)
     _positive_number(cfg, "optimizer.lr")
     for key in ("trainer.deterministic", "trainer.channels_last", "trainer.progress", "force"):
         _boolean(cfg, key)
@@ -140,6 +137,21 @@ def _dataset(cfg: DictConfig) -> None:
                 f"optional: true where they apply, got {entry!r}",
                 "fix the dataset's YAML",
             )
+
+
+def objectives(cfg: DictConfig) -> list[str]:
+    """The run's objective as a list (one name, or several for a multi-objective search)."""
+    objective = _get(cfg, "objective")
+    names = list(objective) if isinstance(objective, ListConfig) else [objective]
+    bad = [name for name in names if name not in OBJECTIVES + COSTS]
+    if bad or not set(names) & set(OBJECTIVES):
+        shown = names if isinstance(objective, ListConfig) else objective
+        raise StudyError(
+            f"objective must be one of {', '.join(OBJECTIVES)}, or a list of them and of "
+            f"{', '.join(COSTS)}, got {shown!r}: a sweeper optimises a validation number, "
+            "never a test one; e.g. objective=final_val_acc"
+        )
+    return names
 
 
 def check_tunable(cfg: DictConfig) -> None:

@@ -53,7 +53,17 @@ class Launch:
     sweep_id: str | None = None  # the sweep this job belongs to (callbacks.ReportFailures)
 
 
-def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> dict[str, Any]:
+# Asked after each epoch with the run's epochs so far (metrics.csv's rows): True stops the run
+# there, as pruned (an Optuna search's pruner: cnn_study.search_trial).
+ShouldStop = Callable[[Sequence[dict[str, float]]], bool]
+
+
+def run(
+    cfg: DictConfig,
+    run_dir: str | Path,
+    launch: Launch | None = None,
+    should_stop: ShouldStop | None = None,
+) -> dict[str, Any]:
     """Train (or resume, or skip) the run that cfg describes in run_dir; return its results.
 
     One process at a time trains a run folder: a second one waits for the first (the lock),
@@ -72,7 +82,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
     config = OmegaConf.to_container(cfg, resolve=True)
     with lifecycle.held(folder):
         try:
-            return _run_held(cfg, config, folder, launch)
+            return _run_held(cfg, config, folder, launch, should_stop)
         except Stopped as stop:
             log.warning(
                 "stopped by %s: %s keeps its last checkpoint; rerun the same command to resume",
@@ -83,9 +93,18 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: Launch | None = None) -> d
 
 
 def _run_held(
-    cfg: DictConfig, config: dict[str, Any], folder: RunFolder, launch: Launch
+    cfg: DictConfig,
+    config: dict[str, Any],
+    folder: RunFolder,
+    launch: Launch,
+    should_stop: ShouldStop | None,
 ) -> dict[str, Any]:
-    job = lifecycle.Job(force=bool(cfg.force), job_id=launch.job_id, sweep_id=launch.sweep_id)
+    job = lifecycle.Job(
+        force=bool(cfg.force),
+        job_id=launch.job_id,
+        sweep_id=launch.sweep_id,
+        searching=should_stop is not None,
+    )
     found = lifecycle.prepare_folder(folder, config, job, _data_now(config))
     if found.results is not None:
         return found.results
@@ -93,7 +112,7 @@ def _run_held(
     folder.write_hydra_files(cfg, launch.hydra_config, launch.overrides)
     folder.archive_failure()
     try:
-        return _train(cfg, config, folder, launch, found.checkpoint)
+        return _train(cfg, config, folder, launch, found.checkpoint, should_stop)
     except Exception as exc:
         folder.record_failure(exc)
         log.error("run %s failed: %s", folder.path, exc)
@@ -114,6 +133,7 @@ def _train(
     folder: RunFolder,
     launch: Launch,
     checkpoint: dict[str, Any] | None,
+    should_stop: ShouldStop | None,
 ) -> dict[str, Any]:
     """cfg and config are the same settings: config resolved once into plain containers."""
     device = resolve_device(cfg.trainer.device, launch.slot)
@@ -154,12 +174,14 @@ def _train(
         state.history,
     )
     try:
-        last = _epochs(cfg, state, data, folder, live)
+        last, pruned = _epochs(cfg, state, data, folder, live, should_stop)
         results = Results(
             **_measurements(config, data, state, last, time.perf_counter() - started),
             **_provenance(config, device, threads, launch),
             config=config,
         )
+        if pruned:
+            results["pruned_at_epoch"] = len(state.history)
         folder.write_results(results)
         live.log_final(results)
     finally:
@@ -169,9 +191,15 @@ def _train(
 
 
 def _epochs(
-    cfg: DictConfig, state: TrainingState, data: Dataset, folder: RunFolder, live: RunLogger
-) -> Evaluation:
-    """The remaining epochs; each one checkpointed, written and logged. The last evaluation."""
+    cfg: DictConfig,
+    state: TrainingState,
+    data: Dataset,
+    folder: RunFolder,
+    live: RunLogger,
+    should_stop: ShouldStop | None,
+) -> tuple[Evaluation, bool]:
+    """The remaining epochs; each one checkpointed, written and logged, until the last one or
+    until should_stop says so. (The last evaluation, whether the run was stopped early.)"""
     train, test = _steps(cfg, state, data)
     validation = _validation(cfg, state.model, data)
     epochs = _progress_bar(cfg, data, state.epoch)
@@ -193,11 +221,15 @@ def _epochs(
         folder.write_metrics(state.history)
         live.log_epoch(row)
         _show(epochs, cfg.trainer.epochs, row)
+        if should_stop is not None and epoch < cfg.trainer.epochs and should_stop(state.history):
+            log.info("pruned after epoch %d of %d: %s", epoch, cfg.trainer.epochs, folder.path)
+            epochs.close()
+            return last, True
     epochs.close()
 
     if last is None:  # a crash after the last checkpoint but before results.json
         last = evaluate(state.model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
-    return last
+    return last, False
 
 
 def _steps(

@@ -39,6 +39,7 @@ class Job:
     force: bool = False
     job_id: str | None = None
     sweep_id: str | None = None
+    searching: bool = False  # a search's trial, which its pruner may stop: a pruned run is done
 
 
 @contextlib.contextmanager
@@ -80,7 +81,7 @@ def prepare_folder(
             separator="; ",
         )
         return _forced(folder, problem, job)
-    if folder.is_finished():
+    if folder.is_finished(pruned_counts=job.searching):
         results = folder.read_results()
         changed = _data_changed(folder, results, data_now)
         if changed is not None:
@@ -88,11 +89,14 @@ def prepare_folder(
         if job.force and not _same_job(results, job):
             move_aside(folder, "force=true retrains a finished run")
             return Found()
-        log.info(
-            "skipped %s: already finished (final test accuracy %.4f)",
-            folder.path,
-            results["final_test_acc"],
-        )
+        if results.get("pruned_at_epoch"):
+            log.info("skipped %s: pruned after epoch %d", folder.path, results["pruned_at_epoch"])
+        else:
+            log.info(
+                "skipped %s: already finished (final test accuracy %.4f)",
+                folder.path,
+                results["final_test_acc"],
+            )
         return Found(results=results)
     # Unfinished, same config: resume, force or not. A requeued or retried job that was
     # started with force=true must not throw away its own progress.

@@ -22,7 +22,14 @@ class _Validated(TypedDict, total=False):
     test_acc_at_best_val: float  # the honest counterpart of best_test_acc
 
 
-class Results(_Validated):
+class _Pruned(TypedDict, total=False):
+    """Written only by a run that an Optuna search's pruner stopped early (its trial is
+    "pruned"): the epoch it stopped after. The analysis leaves such runs out."""
+
+    pruned_at_epoch: int
+
+
+class Results(_Validated, _Pruned):
     """results.json's keys; every run that finished since validation splits writes these."""
 
     # What was measured.
@@ -65,4 +72,5 @@ class Results(_Validated):
 
 
 RESULT_KEYS: frozenset[str] = Results.__required_keys__
-VALIDATION_KEYS: frozenset[str] = Results.__optional_keys__
+VALIDATION_KEYS: frozenset[str] = _Validated.__optional_keys__
+PRUNED_KEYS: frozenset[str] = _Pruned.__optional_keys__

@@ -52,8 +52,9 @@ CONFIG_FILE = Path(".hydra") / "config.yaml"
 # The C loader where PyYAML has it: an analysis of 200 runs reads 200 configs in ms.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# A run folder's status, as the analysis counts it (RunFolder.status).
-COMPLETE, INCOMPLETE, FAILED = "complete", "incomplete", "failed"
+# A run folder's status, as the analysis counts it (RunFolder.status). A pruned run was
+# stopped early by a search's pruner: neither failed nor a finished run to pool.
+COMPLETE, INCOMPLETE, FAILED, PRUNED = "complete", "incomplete", "failed", "pruned"
 
 
 def metrics_columns(validation: bool) -> list[str]:
@@ -72,7 +73,7 @@ def now() -> str:
 class RunStatus:
     """Where a run stands, with the files its status was judged from (read once)."""
 
-    state: str  # COMPLETE, INCOMPLETE or FAILED
+    state: str  # COMPLETE, INCOMPLETE, FAILED or PRUNED
     epochs_recorded: int  # rows of metrics.csv (0 where it is missing or unreadable)
     metrics: list[dict[str, float]] | None  # metrics.csv's rows; None: missing or unreadable
     results: Results | None  # results.json; None: missing or unreadable
@@ -197,15 +198,21 @@ class RunFolder:
             return None
         return json.loads(self.results_file.read_text())
 
-    def is_finished(self) -> bool:
-        """What training asks before it starts a run: has results.json recorded every epoch?
-        Kept apart from status() on purpose: training has just checked the saved config
-        against its own, and a run it counts as finished is skipped, never resumed."""
+    def is_finished(self, pruned_counts: bool = False) -> bool:
+        """What training asks before it starts a run: has results.json recorded every epoch
+        (or, with pruned_counts, did a search's pruner stop it)? Kept apart from status() on
+        purpose: training has just checked the saved config against its own, and a run it
+        counts as finished is skipped, never resumed. A pruned run is resumed by anything
+        but a search: from its checkpoint, it trains on to the run it would have been."""
         try:
             results = self.read_results()
         except (OSError, ValueError):
             return False
-        return bool(results) and results.get("epochs_completed") == results.get("epochs")
+        if not results:
+            return False
+        if pruned_counts and results.get("pruned_at_epoch"):
+            return True
+        return results.get("epochs_completed") == results.get("epochs")
 
     def status(self, config: Mapping[str, Any] | None = None) -> RunStatus:
         """The one definition of a complete run, as the analysis counts it: results.json
@@ -237,6 +244,8 @@ class RunFolder:
         planned = (config.get("trainer") or {}).get("epochs")
         if results is not None and results.get("epochs_completed") == planned == recorded:
             return RunStatus(COMPLETE, recorded, metrics, results, None, unreadable)
+        if results is not None and results.get("pruned_at_epoch") == recorded:
+            return RunStatus(PRUNED, recorded, metrics, results, None, unreadable)
         try:
             failure = self.read_failure()
         except (OSError, ValueError):

@@ -2,82 +2,56 @@
 
     python -m cnn_study -m hparams_search=chapter dataset=fashion
 
-A search is stored (storage: an SQLite file under the sweep folder), so the same command run
-again continues it: finished trials are kept and never trained again, a trial that was running
-when the search was stopped is asked again with the same parameters (its run folder resumes
-from its last checkpoint), and only the rest of the budget runs. Each trial is an ordinary run
-folder; after every batch the sweep folder gets trials.csv (one row per trial) and
-optimization_results.yaml (the best trial, as the official plugin writes it), plus
-best_overrides.txt, the best trial's parameters as command-line overrides.
+A search is stored (storage: an SQLite file under the sweep folder, a database server, or a
+journal file), so the same command run again continues it: finished trials are kept and never
+trained again, a trial that was running when the search was stopped is asked again with the
+same parameters (its run folder resumes from its last checkpoint), and only the rest of the
+budget runs. On a database server or a journal file, several sweeper processes (on one machine
+or many) can work on one search: the budget is read from the storage, and a trial is taken
+from a worker only when its heartbeat has gone stale. With a pruner, each run reports its
+objective after every epoch and stops when the pruner says so (cnn_study/search_trial.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import logging
-import math
-import shlex
+import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method, instantiate
-from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import TrialState
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState
 
-from cnn_study.config_checks import check_tunable
+from cnn_study.config_checks import check_tunable, objectives, validate
 from cnn_study.errors import StudyError
 from cnn_study.fileio import atomic_write, file_lock
+from cnn_study.search_trial import PRUNED_AT, SEARCH_ENV, TRIAL_ENV, open_storage, per_epoch
+from hydra_plugins.cnn_study_optuna_sweeper import records
+from hydra_plugins.cnn_study_optuna_sweeper.records import GIVEN_UP, HEARTBEAT, RUN_DIR
+from hydra_plugins.cnn_study_optuna_sweeper.space import (
+    SYNTAX,
+    distribution,
+    grid_points,
+    override,
+)
 
 log = logging.getLogger(__name__)
 
-# A trial that was running when its search stopped: not part of the budget; asked again.
-INTERRUPTED = "interrupted"
-
-
-def distribution(override: Override) -> BaseDistribution:
-    """An Optuna distribution from a Hydra sweep override, as the official plugin reads them."""
-    value = override.value()
-    key = override.get_key_element()
-    if isinstance(value, ChoiceSweep):
-        return CategoricalDistribution(list(value.list))
-    if isinstance(value, RangeSweep):
-        if "log" in value.tags:
-            raise CompactHydraException(f"{key}: range() cannot be tag(log, ...): use interval")
-        return IntDistribution(int(value.start), int(value.stop) - 1, step=int(value.step))
-    if isinstance(value, IntervalSweep):
-        log_scale = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log_scale)
-        return FloatDistribution(float(value.start), float(value.end), log=log_scale)
-    raise CompactHydraException(
-        f"{key}: {override.input_line!r} is not a search space: use interval(a, b), "
-        "tag(log, interval(a, b)), choice(a, b, ...) or range(a, b)"
-    )
-
-
-def as_override(key: str, value: Any) -> str:
-    """key=value for the command line; floats kept to 4 significant digits so run-folder
-    names stay readable (the same parameters always give the same folder)."""
-    if isinstance(value, float):
-        value = float(f"{value:.4g}")
-    return f"{key}={value}"
+_DIRECTIONS = ("minimize", "maximize")
+_NAME = re.compile(r"^[\w.\-]+$")
 
 
 def sqlite_file(storage: Any) -> Path | None:
@@ -86,11 +60,54 @@ def sqlite_file(storage: Any) -> Path | None:
     return None
 
 
+class Heartbeat:
+    """Signs of life, every interval seconds, on the trials this process is running."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, interval: float) -> None:
+        self.storage, self.interval = storage, interval
+        self.trial_ids: set[int] = set()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name="search-heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def beat(self, trial_ids: Sequence[int]) -> None:
+        with self.lock:
+            for trial_id in trial_ids:
+                self.storage.set_trial_user_attr(trial_id, HEARTBEAT, time.time())
+
+    def watch(self, trial_ids: Sequence[int]) -> None:
+        self.beat(trial_ids)
+        with self.lock:
+            self.trial_ids.update(trial_ids)
+
+    def forget(self, trial_ids: Sequence[int]) -> None:
+        with self.lock:
+            self.trial_ids.difference_update(trial_ids)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            with self.lock:
+                ids = list(self.trial_ids)
+            try:
+                self.beat(ids)
+            except Exception as exc:  # a trial finished meanwhile, or the server hiccuped
+                log.debug("heartbeat: %s", exc)
+
+
 class OptunaSweeper(Sweeper):
     def __init__(
         self,
         sampler: Any,
-        direction: str,
+        pruner: Any,
+        direction: Any,
         storage: Any,
         study_name: str | None,
         n_trials: int,
@@ -98,16 +115,21 @@ class OptunaSweeper(Sweeper):
         max_failure_rate: float,
         params: dict[str, str] | None,
         custom_search_space: str | None,
+        heartbeat_interval: int = 30,
+        grace_period: int = 180,
     ) -> None:
-        self.sampler = sampler
+        self.sampler_config = sampler
+        self.pruner_config = pruner
         self.direction = direction
-        self.storage = storage
+        self.storage_config = storage
         self.study_name = study_name
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.max_failure_rate = max_failure_rate
         self.params = dict(params or {})
         self.custom_search_space = custom_search_space
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
         self.job_idx = 0
 
     def setup(
@@ -119,228 +141,427 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    # --- the search space ---------------------------------------------------------------
+    # --- everything checked before a trial trains -------------------------------------------
+    def _directions(self) -> list[str]:
+        given = self.direction
+        listed = list(given) if isinstance(given, (ListConfig, list, tuple)) else [given]
+        names = [str(d).lower() for d in listed]
+        if not names or any(d not in _DIRECTIONS for d in names):
+            shown = names if isinstance(given, ListConfig) else given
+            raise StudyError(
+                f"hydra.sweeper.direction must be minimize or maximize, or a list of them (one "
+                f"per objective), got {shown!r}: e.g. hydra.sweeper.direction=maximize"
+            )
+        return names
+
+    def _check_numbers(self) -> None:
+        for key, value, low in (("n_jobs", self.n_jobs, 1), ("n_trials", self.n_trials, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise StudyError(
+                    f"hydra.sweeper.{key} must be a whole number >= {low}, got {value!r}: "
+                    f"e.g. hydra.sweeper.{key}={max(low, 2)}"
+                )
+        rate = self.max_failure_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise StudyError(
+                f"hydra.sweeper.max_failure_rate must be a share between 0 and 1, got {rate!r}: "
+                "e.g. hydra.sweeper.max_failure_rate=0.25"
+            )
+        for key in ("heartbeat_interval", "grace_period"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise StudyError(
+                    f"hydra.sweeper.{key} must be a number of seconds > 0, got {value!r}"
+                )
+        if self.grace_period <= self.heartbeat_interval:
+            raise StudyError(
+                f"hydra.sweeper.grace_period ({self.grace_period} s) must be longer than "
+                f"heartbeat_interval ({self.heartbeat_interval} s), or every running trial "
+                "looks abandoned: e.g. a few intervals"
+            )
+
     def _space(self, arguments: list[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
-        """Distributions from params and the command line's sweeps; the rest stays fixed."""
+        """Distributions from params and the command line's sweeps; the rest stays fixed,
+        passed on exactly as written (a ~key deletion included)."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
+        try:
+            parsed = parser.parse_overrides(lines)
+        except Exception as exc:  # Hydra's grammar error: its message, on one line
+            message = " ".join(str(exc).split())
+            raise StudyError(f"hydra.sweeper.params: {message}: use {SYNTAX}") from None
         space: dict[str, BaseDistribution] = {}
-        for override in parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()]):
-            space[override.get_key_element()] = distribution(override)
         fixed: dict[str, str] = {}  # by key, the last one winning, as the basic sweeper does
-        for override in parser.parse_overrides(arguments):
-            key = override.get_key_element()
-            if override.is_sweep_override():
-                space[key] = distribution(override)
+        for item in parsed:
+            key = item.get_key_element()
+            if item.is_sweep_override():
+                space[key] = distribution(item)
+                fixed.pop(key, None)
             else:
                 space.pop(key, None)  # fixed on the command line: not searched
-                fixed[key] = f"{key}={override.get_value_element_as_str()}"
+                fixed[key] = item.input_line
         return space, list(fixed.values())
 
-    def _check_tunable(self, fixed: list[str], space: dict[str, BaseDistribution]) -> None:
-        """Compose one trial's config and refuse a search that would read the test set."""
+    def _sample_config(self, fixed: list[str], space: dict[str, BaseDistribution]) -> DictConfig:
         sample = [
-            as_override(k, d.choices[0] if isinstance(d, CategoricalDistribution) else d.low)
+            override(k, d.choices[0] if isinstance(d, CategoricalDistribution) else d.low)
             for k, d in space.items()
         ]
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, fixed + sample)
-        try:
-            check_tunable(cfg)
-        except StudyError as exc:
-            raise CompactHydraException(str(exc)) from None
+        return self.hydra_context.config_loader.load_sweep_config(self.config, fixed + sample)
 
-    # --- the search: an optuna.Study ("study" in cnn-study is a folder of runs) ------
+    def _check_runs(
+        self, fixed: list[str], space: dict[str, BaseDistribution], directions: list[str]
+    ) -> list[str]:
+        """Compose one trial's config: it must run, read no test number, and hand back one
+        value per direction (and a value per epoch where a pruner waits for it)."""
+        cfg = self._sample_config(fixed, space)
+        if "objective" not in cfg:  # another Hydra app's task: it returns what it returns
+            if self._pruning():
+                raise StudyError("a pruner needs a cnn_study run to report each epoch")
+            return ["value"] if len(directions) == 1 else [str(i) for i in range(len(directions))]
+        validate(cfg)
+        check_tunable(cfg)
+        names = objectives(cfg)
+        if len(names) != len(directions):
+            raise StudyError(
+                f"objective={names} gives {len(names)} value(s) and hydra.sweeper.direction "
+                f"{len(directions)}: give one direction per objective, e.g. "
+                f"hydra.sweeper.direction=[{','.join(['maximize'] * len(names))}]"
+            )
+        if self._pruning():
+            if len(directions) > 1:
+                raise StudyError(
+                    "Optuna prunes single-objective searches only: use "
+                    "hydra/sweeper/pruner=none for this multi-objective search"
+                )
+            if self.storage_config is None:
+                raise StudyError(
+                    "a pruner needs a storage that each run can report to: set "
+                    "hydra.sweeper.storage, e.g. 'sqlite:///${hydra.sweep.dir}/optuna.db'"
+                )
+            per_epoch(cfg.objective)
+        return names
+
+    def _pruning(self) -> bool:
+        target = str(OmegaConf.select(self.pruner_config, "_target_") or "")
+        return bool(target) and not target.endswith("NopPruner")
+
+    def _open_storage(self) -> optuna.storages.BaseStorage:
+        spec = self.storage_config
+        file = sqlite_file(spec)
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return optuna.storages.get_storage(open_storage(spec))
+        except Exception as exc:
+            shown = OmegaConf.to_yaml(spec).strip() if isinstance(spec, DictConfig) else spec
+            reason = " ".join(str(exc).split())[:300]
+            raise StudyError(
+                f"hydra.sweeper.storage={shown!r} cannot be opened ({type(exc).__name__}: "
+                f"{reason}): give an Optuna storage URL that works from here, e.g. "
+                "sqlite:///${hydra.sweep.dir}/optuna.db or postgresql+psycopg://user@host/db"
+            ) from None
+
+    def _check_study(
+        self, storage: optuna.storages.BaseStorage, name: str, directions: list[str]
+    ) -> None:
+        """A stored study keeps its directions: one asked for otherwise is refused, not
+        silently ignored."""
+        try:
+            existing = optuna.load_study(study_name=name, storage=storage)
+        except KeyError:
+            return
+        stored = [d.name.lower() for d in existing.directions]
+        if stored != directions:
+            same = stored[0] if len(stored) == 1 else "[" + ",".join(stored) + "]"
+            raise StudyError(
+                f"study {name!r} in this storage was made with direction {stored}, and this "
+                f"command asks {directions}: give hydra.sweeper.direction={same} to continue "
+                "it, or a new hydra.sweeper.study_name for a new search"
+            )
+
+    # --- the search: an optuna.Study ("study" in cnn-study is a folder of runs) ------------
     @contextlib.contextmanager
-    def _one_search_at_a_time(self) -> Iterator[None]:
-        """Two processes continuing one stored search would both take its remaining budget."""
-        file = sqlite_file(self.storage)
+    def _one_process_per_sqlite_file(self) -> Iterator[bool]:
+        """An SQLite file serves one process: a second one waits for the first. Holding the
+        lock, any trial still running belongs to a process that has stopped (yields True)."""
+        file = sqlite_file(self.storage_config)
         if file is None:
-            yield
+            yield False
             return
         with file_lock(
             file.with_name(f".{file.name}.lock"),
-            what=f"this search ({file})",
+            what=f"this search ({file}; for several workers use a database server or a journal)",
             doing="run",
             unguarded="nothing stops two processes from continuing this search at once",
         ):
-            yield
+            yield True
 
-    def _open_search(self) -> optuna.Study:
-        search = optuna.create_study(
-            study_name=self.study_name,
-            storage=self.storage,
-            direction=self.direction,
-            load_if_exists=True,
-        )
-        search.sampler = self._sampler(len(search.get_trials(deepcopy=False)))
-        return search
-
-    def _sampler(self, trials_so_far: int) -> optuna.samplers.BaseSampler | None:
+    def _sampler(self, trials_so_far: int, space: dict[str, BaseDistribution]) -> Any:
         """The configured sampler. A seeded one that resumes a search is seeded with
         seed + trials so far: reseeded with its first seed, it would draw the first trials'
         parameters again and spend the budget on runs that are already there."""
-        if not self.sampler:
-            return None
-        config = OmegaConf.create(OmegaConf.to_container(self.sampler, resolve=True))
+        config = OmegaConf.create(OmegaConf.to_container(self.sampler_config, resolve=True))
         if config.get("seed") is not None:
             config.seed = int(config.seed) + trials_so_far
-        return instantiate(config)
+        sampler = instantiate(config)
+        if config.get("_partial_"):  # the grid sampler: the grid is the search space
+            sampler = sampler(search_space={k: grid_points(k, d) for k, d in space.items()})
+        return sampler
 
-    @staticmethod
-    def _counts(trial: optuna.trial.FrozenTrial) -> bool:
-        """Does this trial use up budget? Finished ones do; interrupted ones are asked again."""
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            return True
-        return trial.state == TrialState.FAIL and not trial.user_attrs.get(INTERRUPTED)
+    def _give_up(self, search: optuna.Study, trial: Any, why: str) -> None:
+        """A trial that will not finish here: out of the budget; the same parameters are
+        asked again (its run folder resumes from its last checkpoint)."""
+        number = trial.number
+        params = dict(trial.params)
+        try:
+            trial_id = self._trial_id(search, number)
+            self.storage.set_trial_user_attr(trial_id, GIVEN_UP, why)
+            search.tell(number, state=TrialState.FAIL)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
+            return  # finished meanwhile, or another worker gave it up first
+        search.enqueue_trial(params, skip_if_exists=False)
 
-    @staticmethod
-    def _interrupt(search: optuna.Study, trial_ids: Sequence[int], params: list[dict]) -> None:
-        """Mark trials whose runs never came back and ask for the same parameters again, so
-        that their run folders resume from their last checkpoints."""
-        for trial_id, values in zip(trial_ids, params, strict=True):
-            search._storage.set_trial_user_attr(trial_id, INTERRUPTED, True)
-            search._storage.set_trial_state_values(trial_id, TrialState.FAIL)
-            search.enqueue_trial(values, skip_if_exists=False)
+    def _trial_id(self, search: optuna.Study, number: int) -> int:
+        study_id = self.storage.get_study_id_from_name(search.study_name)
+        return self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
 
-    def _recover(self, search: optuna.Study) -> None:
-        stale = [t for t in search.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+    def _stale(self, trial: FrozenTrial, now: float) -> bool:
+        last = trial.user_attrs.get(HEARTBEAT)
+        if last is None and trial.datetime_start is not None:
+            last = trial.datetime_start.timestamp()
+        return last is not None and now - float(last) > self.grace_period
+
+    def _recover(self, search: optuna.Study, alone: bool) -> None:
+        """Running trials whose process has stopped: all of them when this process holds the
+        search alone, else those whose heartbeat is stale."""
+        now = time.time()
+        running = [t for t in search.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+        stale = [t for t in running if alone or self._stale(t, now)]
         if stale:
             log.info(
-                "trial(s) %s were running when this search last stopped: asking for them again",
+                "trial(s) %s %s: asking for them again",
                 ", ".join(str(t.number) for t in stale),
+                "were running when this search last stopped"
+                if alone
+                else f"gave no sign of life for {self.grace_period} s",
             )
-            self._interrupt(search, [t._trial_id for t in stale], [t.params for t in stale])
+        for trial in stale:
+            self._give_up(search, trial, "interrupted" if alone else "stale")
 
-    # --- the sweep ----------------------------------------------------------------------
+    def _ask(
+        self, search: optuna.Study, space: dict[str, BaseDistribution], wanted: int
+    ) -> list[optuna.Trial]:
+        """Up to `wanted` new trials within the budget, counted in the storage: another
+        worker's running trials are part of it, so N workers together run exactly n_trials."""
+        asked: list[optuna.Trial] = []
+        for _ in range(wanted):
+            if sum(map(records.counts, search.get_trials(deepcopy=False))) >= self.n_trials:
+                break
+            trial = search.ask(space)
+            ahead = [
+                t
+                for t in search.get_trials(deepcopy=False)
+                if t.number < trial.number and records.counts(t)
+            ]
+            if len(ahead) >= self.n_trials:  # another worker took the last of the budget
+                self._give_up(search, trial, "unused")
+                break
+            asked.append(trial)
+        return asked
+
     def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
-        space, fixed = self._space(arguments)
-        if not space:
-            raise CompactHydraException(
-                "nothing to search: give hydra.sweeper.params (e.g. hparams_search=chapter) "
-                "or a sweep on the command line, e.g. 'optimizer.lr=tag(log, interval(1e-4, 0.1))'"
-            )
-        self._check_tunable(fixed, space)
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._check_numbers()
+            directions = self._directions()
+            space, fixed = self._space(arguments)
+            if not space:
+                raise StudyError(
+                    "nothing to search: give hydra.sweeper.params (e.g. hparams_search=chapter) "
+                    "or a sweep on the command line, e.g. "
+                    "'optimizer.lr=tag(log, interval(1e-4, 0.1))'"
+                )
+            names = self.objectives = self._check_runs(fixed, space, directions)
+            name = self.study_name or sweep_dir.name
+            if not _NAME.match(name):
+                raise StudyError(
+                    f"hydra.sweeper.study_name={name!r}: use letters, digits, '.', '-' and '_' "
+                    "(it names the study's files)"
+                )
+            pruner = instantiate(self.pruner_config)
+            if "Grid" in str(OmegaConf.select(self.sampler_config, "_target_")):
+                grid = 1
+                for key, d in space.items():
+                    grid *= len(grid_points(key, d))
+                if grid < self.n_trials:
+                    log.info("the grid has %d points: n_trials %d -> %d", grid, self.n_trials, grid)
+                    self.n_trials = grid
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            self.storage = self._open_storage()
+            self._check_study(self.storage, name, directions)
+        except StudyError as exc:
+            raise CompactHydraException(str(exc)) from None
         atomic_write(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         extend = get_method(self.custom_search_space) if self.custom_search_space else None
 
         returns: list[Sequence[JobReturn]] = []
-        with self._one_search_at_a_time():
-            search = self._open_search()
-            self._recover(search)
-            self._check_failures(search)  # refuse at once, not after another batch
-            done = sum(map(self._counts, search.get_trials(deepcopy=False)))
+        with self._one_process_per_sqlite_file() as alone:
+            search = optuna.create_study(
+                study_name=name,
+                storage=self.storage,
+                directions=directions,
+                pruner=pruner,
+                load_if_exists=True,
+            )
+            search.sampler = self._sampler(len(search.get_trials(deepcopy=False)), space)
+            self._recover(search, alone)
+            trials_now = search.get_trials(deepcopy=False)
+            done = sum(map(records.finished, trials_now))
             log.info(
                 "search %s: %d of %d trials done, %d to run",
-                search.study_name,
+                name,
                 done,
                 self.n_trials,
-                max(0, self.n_trials - done),
+                max(0, self.n_trials - sum(map(records.counts, trials_now))),
             )
-            while done < self.n_trials:
-                trials = [search.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
-                if extend is not None:
-                    for trial in trials:
-                        extend(self.config, trial)
-                batch = [fixed + [as_override(k, v) for k, v in t.params.items()] for t in trials]
-                self._write(search, sweep_dir)  # the trials running now are on record too
-                try:
-                    self.validate_batch_is_legal(batch)
-                    results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
-                except BaseException:
-                    # Stopped (Ctrl-C, SIGTERM, a failed launch): these trials never finished.
-                    self._interrupt(
-                        search, [t._trial_id for t in trials], [t.params for t in trials]
-                    )
-                    raise
-                self.job_idx += len(batch)
-                for trial, result in zip(trials, results, strict=True):
-                    self._tell(search, trial, result)
-                done += len(trials)
-                returns.append(results)
-                self._write(search, sweep_dir)
-                self._check_failures(search)
-        self._write(search, sweep_dir)
+            try:
+                with Heartbeat(self.storage, self.heartbeat_interval) as heartbeat:
+                    while True:
+                        if not alone:
+                            self._recover(search, alone)
+                        trials = self._ask(search, space, self.n_jobs)
+                        if not trials:
+                            if not self._others_running(search):
+                                break
+                            time.sleep(min(self.heartbeat_interval, 5))
+                            continue
+                        returns.append(
+                            self._run_batch(search, trials, fixed, extend, heartbeat, sweep_dir)
+                        )
+                        records.write(search, sweep_dir, self.n_trials, names)
+                        self._check_failures(trials, search)
+            finally:
+                records.write(search, sweep_dir, self.n_trials, names)
+            self._say_best(search, names)
         return returns
+
+    def _others_running(self, search: optuna.Study) -> bool:
+        """Is the budget still open on trials that other workers are running (they may die,
+        and their trials come back to this one once stale)?"""
+        trials = search.get_trials(deepcopy=False)
+        if sum(map(records.finished, trials)) >= self.n_trials:
+            return False
+        return any(t.state == TrialState.RUNNING for t in trials)
+
+    def _run_batch(
+        self,
+        search: optuna.Study,
+        trials: list[optuna.Trial],
+        fixed: list[str],
+        extend: Any,
+        heartbeat: Heartbeat,
+        sweep_dir: Path,
+    ) -> Sequence[JobReturn]:
+        ids = [self._trial_id(search, t.number) for t in trials]
+        heartbeat.watch(ids)
+        try:
+            if extend is not None:
+                for trial in trials:
+                    extend(self.config, trial)
+            batch = [fixed + self._trial_overrides(search, t) for t in trials]
+            records.write(search, sweep_dir, self.n_trials, self.objectives)  # running ones too
+            self.validate_batch_is_legal(batch)
+            results = self.launcher.launch(batch, initial_job_idx=self.job_idx)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM, a failed launch): these trials never finished.
+            for trial in trials:
+                self._give_up(search, trial, "interrupted")
+            raise
+        finally:
+            heartbeat.forget(ids)
+        self.job_idx += len(batch)
+        for trial, result in zip(trials, results, strict=True):
+            self._tell(search, trial, result)
+        return results
+
+    def _trial_overrides(self, search: optuna.Study, trial: optuna.Trial) -> list[str]:
+        overrides = [override(k, v) for k, v in trial.params.items()]
+        if self._pruning():  # the run reports to its trial (cnn_study/search_trial.py)
+            overrides += [
+                f"++hydra.job.env_set.{SEARCH_ENV}={search.study_name}",
+                f"++hydra.job.env_set.{TRIAL_ENV}={trial.number}",
+            ]
+        return overrides
 
     def _tell(self, search: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
         run_dir = None
         if result.hydra_cfg is not None:
             run_dir = OmegaConf.select(result.hydra_cfg, "hydra.runtime.output_dir")
         if run_dir:
-            trial.set_user_attr("run_dir", str(run_dir))
-        value = result._return_value if result.status == JobStatus.COMPLETED else None
-        if isinstance(value, (int, float)) and not math.isnan(value):
-            search.tell(trial, float(value))
-        else:
-            search.tell(trial, state=TrialState.FAIL)
-            log.warning("trial %d failed (no objective came back): %s", trial.number, run_dir)
+            trial.set_user_attr(RUN_DIR, str(run_dir))
+        if PRUNED_AT in self.storage.get_trial(self._trial_id(search, trial.number)).user_attrs:
+            search.tell(trial, state=TrialState.PRUNED)
+            return
+        values = _values(result, len(search.directions))
+        try:
+            if values is None:
+                search.tell(trial, state=TrialState.FAIL)
+                log.warning("trial %d failed (no objective came back): %s", trial.number, run_dir)
+            else:
+                search.tell(trial, values)
+        except RuntimeError as exc:
+            # The grid sampler stops its study once every point has been asked for; outside
+            # study.optimize, that is an error to ignore: the trial is told all the same.
+            if "Study.stop" not in str(exc):
+                raise
 
-    def _check_failures(self, search: optuna.Study) -> None:
-        finished = [t for t in search.get_trials(deepcopy=False) if self._counts(t)]
-        failed = [t for t in finished if t.state == TrialState.FAIL]
-        if finished and len(failed) / len(finished) > self.max_failure_rate:
+    def _check_failures(self, trials: list[optuna.Trial], search: optuna.Study) -> None:
+        """The official plugin's rule, per batch: a search stops when more than
+        max_failure_rate of one batch failed; the next run of the command continues it."""
+        told = {t.number: t for t in search.get_trials(deepcopy=False)}
+        failed = [t for t in trials if told[t.number].state == TrialState.FAIL]
+        if failed and len(failed) / len(trials) > self.max_failure_rate:
             raise CompactHydraException(
-                f"{len(failed)} of {len(finished)} trials failed, more than "
-                f"hydra.sweeper.max_failure_rate={self.max_failure_rate}: see each failed "
-                "run's failure.json; rerun the same command to continue the search"
+                f"{len(failed)} of the {len(trials)} trials of the last batch failed, more than "
+                f"hydra.sweeper.max_failure_rate={self.max_failure_rate}: see each failed run's "
+                "failure.json; fix the cause and rerun the same command to continue the search"
             )
 
-    # --- what a search leaves behind ----------------------------------------------------
-    def _write(self, search: optuna.Study, sweep_dir: Path) -> None:
-        trials = search.get_trials(deepcopy=False)
-        atomic_write(sweep_dir / "trials.csv", trials_csv(trials, sweep_dir))
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    def _say_best(self, search: optuna.Study, names: list[str]) -> None:
+        complete = search.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if not complete:
-            return
-        best = search.best_trial
-        overrides = [as_override(k, v) for k, v in best.params.items()]
-        results = {
-            "name": "optuna",
-            "study_name": search.study_name,
-            "direction": self.direction,
-            "best_trial": best.number,
-            "best_value": best.value,
-            "best_params": dict(best.params),
-            "best_overrides": overrides,
-            "best_run": _relative(best.user_attrs.get("run_dir", ""), sweep_dir),
-            "trials_done": sum(map(self._counts, trials)),
-            "n_trials": self.n_trials,
-        }
-        atomic_write(sweep_dir / "optimization_results.yaml", OmegaConf.to_yaml(results))
-        atomic_write(sweep_dir / "best_overrides.txt", " ".join(map(shlex.quote, overrides)) + "\n")
+            log.info("search %s: no trial completed", search.study_name)
+        elif len(names) == 1:
+            best = search.best_trial
+            log.info(
+                "search %s: best trial %d, %s %s, with %s",
+                search.study_name,
+                best.number,
+                names[0],
+                best.value,
+                " ".join(override(k, v) for k, v in best.params.items()),
+            )
+        else:
+            log.info(
+                "search %s: %d best trade-off(s) of %s: trials %s",
+                search.study_name,
+                len(search.best_trials),
+                ", ".join(names),
+                ", ".join(str(t.number) for t in search.best_trials),
+            )
 
 
-def _relative(run_dir: str, sweep_dir: Path) -> str:
-    """A trial's run folder below the sweep folder, so that the record can be moved with it."""
+def _values(result: JobReturn, count: int) -> list[float] | None:
+    """The job's objective value(s), or None where it failed or gave no number."""
+    if result.status != JobStatus.COMPLETED:
+        return None
+    value = result.return_value
+    listed = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
+    if len(listed) != count:
+        return None
     try:
-        return Path(run_dir).relative_to(sweep_dir).as_posix()
-    except ValueError:
-        return run_dir
-
-
-def trials_csv(trials: Sequence[optuna.trial.FrozenTrial], sweep_dir: Path) -> str:
-    """One row per trial: number, state, objective value, parameters, run folder (below the
-    sweep folder), seconds."""
-    names = sorted({name for t in trials for name in t.params})
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["number", "state", "value", *names, "run_dir", "seconds"])
-    for t in trials:
-        state = INTERRUPTED if t.user_attrs.get(INTERRUPTED) else t.state.name.lower()
-        seconds = (
-            (t.datetime_complete - t.datetime_start).total_seconds()
-            if t.datetime_complete and t.datetime_start
-            else ""
-        )
-        writer.writerow(
-            [
-                t.number,
-                state,
-                "" if t.value is None else t.value,
-                *(t.params.get(name, "") for name in names),
-                _relative(t.user_attrs.get("run_dir", ""), sweep_dir),
-                seconds,
-            ]
-        )
-    return text.getvalue()
+        numbers = [float(v) for v in listed]
+    except (TypeError, ValueError):
+        return None
+    return None if any(n != n for n in numbers) else numbers  # NaN: the run failed
