@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
@@ -297,21 +298,28 @@ class OptunaSweeper(Sweeper):
         ):
             yield True
 
-    def _sampler(self, trials_so_far: int, space: dict[str, BaseDistribution]) -> Any:
+    def _sampler(self, trials_so_far: int, space: dict[str, BaseDistribution], alone: bool) -> Any:
         """The configured sampler. A seeded one that resumes a search is seeded with
         seed + trials so far: reseeded with its first seed, it would draw the first trials'
-        parameters again and spend the budget on runs that are already there."""
+        parameters again and spend the budget on runs that are already there. On a storage
+        that several workers share, the process is mixed in too, or two workers started
+        together would draw the same points. (A grid's or a QMC sequence's seed fixes one
+        order for every worker and every rerun, which the samplers follow from the storage.)"""
         config = OmegaConf.create(OmegaConf.to_container(self.sampler_config, resolve=True))
-        if config.get("seed") is not None:
+        target = str(config.get("_target_", ""))
+        shared_order = target.endswith(("GridSampler", "QMCSampler"))
+        if config.get("seed") is not None and not shared_order:
             config.seed = int(config.seed) + trials_so_far
+            if not alone:
+                config.seed = (config.seed + 7919 * os.getpid()) % 2**31
         sampler = instantiate(config)
         if config.get("_partial_"):  # the grid sampler: the grid is the search space
             sampler = sampler(search_space={k: grid_points(k, d) for k, d in space.items()})
         return sampler
 
-    def _give_up(self, search: optuna.Study, trial: Any, why: str) -> None:
-        """A trial that will not finish here: out of the budget; the same parameters are
-        asked again (its run folder resumes from its last checkpoint)."""
+    def _give_up(self, search: optuna.Study, trial: Any, why: str, ask_again: bool = True) -> None:
+        """A trial that will not finish here: out of the budget; with ask_again, the same
+        parameters are asked again (its run folder resumes from its last checkpoint)."""
         number = trial.number
         params = dict(trial.params)
         try:
@@ -320,7 +328,8 @@ class OptunaSweeper(Sweeper):
             search.tell(number, state=TrialState.FAIL)
         except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
             return  # finished meanwhile, or another worker gave it up first
-        search.enqueue_trial(params, skip_if_exists=False)
+        if ask_again:
+            search.enqueue_trial(params, skip_if_exists=False)
 
     def _trial_id(self, search: optuna.Study, number: int) -> int:
         study_id = self.storage.get_study_id_from_name(search.study_name)
@@ -365,7 +374,7 @@ class OptunaSweeper(Sweeper):
                 if t.number < trial.number and records.counts(t)
             ]
             if len(ahead) >= self.n_trials:  # another worker took the last of the budget
-                self._give_up(search, trial, "unused")
+                self._give_up(search, trial, "unused", ask_again=False)
                 break
             asked.append(trial)
         return asked
@@ -414,7 +423,7 @@ class OptunaSweeper(Sweeper):
                 pruner=pruner,
                 load_if_exists=True,
             )
-            search.sampler = self._sampler(len(search.get_trials(deepcopy=False)), space)
+            search.sampler = self._sampler(len(search.get_trials(deepcopy=False)), space, alone)
             self._recover(search, alone)
             trials_now = search.get_trials(deepcopy=False)
             done = sum(map(records.finished, trials_now))

@@ -139,3 +139,53 @@ def test_a_search_killed_in_its_third_trial_resumes_and_ends_with_exactly_its_bu
     # And a third run of the command finds nothing left to do.
     third_run = run_cli(*args)
     assert third_run.returncode == 0 and "4 of 4 trials done, 0 to run" in third_run.stdout
+
+
+def test_a_pruned_trial_stops_early_is_never_retrained_and_is_not_a_finished_run(
+    tiny_data, tmp_path
+):
+    """A pruner that stops every trial after its second epoch (accuracy is never above 1.1):
+    each trial stops there with its checkpoint, trials.csv and its folder say so, a rerun
+    trains nothing, and the analysis counts none of them as finished."""
+    args = _search(
+        tiny_data,
+        tmp_path,
+        "hydra.sweeper.n_jobs=1",
+        "hydra/sweeper/pruner=threshold",
+        "hydra.sweeper.pruner.lower=1.1",
+        "hydra.sweeper.pruner.n_warmup_steps=2",
+        trials=3,
+        epochs=4,
+    )
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study_dir = tmp_path / "outputs" / "tune-chapter-fashion"
+    trials = _trials(study_dir)
+    assert [(t["state"], t["pruned_at_epoch"]) for t in trials] == [("pruned", "2")] * 3
+    for trial in trials:
+        folder = study_dir / trial["run_dir"]
+        epochs = [int(r["epoch"]) for r in csv.DictReader((folder / "metrics.csv").open())]
+        assert epochs == [1, 2]  # of 4
+        results = json.loads((folder / "results.json").read_text())
+        assert results["pruned_at_epoch"] == 2 and results["epochs_completed"] == 2
+        assert float(trial["value"]) == results["final_val_acc"]  # its last report
+        assert (folder / "checkpoint.pt").is_file()
+        assert "pruned after epoch 2 of 4" in (folder / "cnn_study.log").read_text()
+    mtimes = {p: p.stat().st_mtime_ns for p in study_dir.rglob("metrics.csv")}
+
+    again = run_cli(*args)
+    assert again.returncode == 0 and "3 of 3 trials done, 0 to run" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+    from cnn_study.analysis.collect import collect
+
+    runs = collect([study_dir]).runs
+    assert len(runs) == 3 and set(runs["status"]) == {"pruned"}  # not failed, not complete
+
+
+def test_a_search_with_a_test_set_objective_is_refused_before_anything_trains(tiny_data, tmp_path):
+    done = run_cli(*_search(tiny_data, tmp_path, "objective=final_test_acc"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    said = [line for line in done.stderr.splitlines() if "objective must be one of" in line]
+    assert len(said) == 1 and "never a test one" in said[0]
+    assert not list((tmp_path / "outputs").rglob("metrics.csv"))

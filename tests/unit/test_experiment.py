@@ -103,6 +103,34 @@ def test_an_interrupted_run_resumes_exactly(make_cfg, tmp_path, monkeypatch):
     assert list((tmp_path / "resumed").glob("failure.*.json"))
 
 
+def test_a_pruned_run_stops_at_its_epoch_is_done_for_a_search_and_resumed_by_a_plain_run(
+    make_cfg, tmp_path, monkeypatch
+):
+    cfg = make_cfg("trainer.epochs=4", "seed=3")
+    experiment.run(cfg, tmp_path / "whole")
+    asked = []
+
+    def after_epoch_2(history):
+        asked.append(len(history))
+        return len(history) == 2
+
+    pruned = experiment.run(cfg, tmp_path / "pruned", should_stop=after_epoch_2)
+    assert asked == [1, 2]  # asked after each epoch, never after the last one
+    assert pruned["pruned_at_epoch"] == 2 and pruned["epochs_completed"] == 2
+    folder = RunFolder(tmp_path / "pruned")
+    assert folder.status().state == "pruned" and len(folder.read_metrics()) == 2
+    assert folder.load_checkpoint()["epoch"] == 2
+
+    # A search finds it done: nothing is trained again.
+    monkeypatch.setattr(experiment, "train_epoch", lambda *a, **k: pytest.fail("retrained"))
+    assert experiment.run(cfg, folder.path, should_stop=lambda h: False) == pruned
+    monkeypatch.undo()
+    # A plain run trains on from the checkpoint to the run it would have been.
+    finished = experiment.run(cfg, folder.path)
+    assert "pruned_at_epoch" not in finished and folder.status().state == "complete"
+    assert without_time(read_metrics(folder.path)) == without_time(read_metrics(tmp_path / "whole"))
+
+
 def test_metrics_after_the_checkpoint_are_dropped_on_resume(make_cfg, tmp_path):
     cfg = make_cfg("trainer.epochs=3")
     folder = RunFolder(tmp_path / "run")
