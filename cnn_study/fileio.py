@@ -87,8 +87,9 @@ def file_lock(
     doing: str = "used",
     unguarded: str = "nothing stops two processes from writing at once",
     optional: bool = False,
-) -> Iterator[None]:
-    """Hold an exclusive lock on lock_file (made, with its folder, where missing) for the block.
+) -> Iterator[bool]:
+    """Hold an exclusive lock on lock_file (made, with its folder, where missing) for the block;
+    yields whether it holds it (False where it went on without, as below).
 
     The file names the holder ("pid N on host since T"). Where another process holds it, this
     one waits: with a warning naming `what` ("<what> is being <doing> by <holder>: waiting for
@@ -107,9 +108,10 @@ def file_lock(
         log.debug("%s: cannot be made (%s), going on without the lock", lock_file, exc.strerror)
         f = None
     if f is None:
-        yield
+        yield False
         return
     with f:
+        locked = True
         try:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -126,6 +128,7 @@ def file_lock(
         except OSError as exc:
             if exc.errno not in _NO_LOCKS:
                 raise
+            locked = False
             if lock_file not in _warned_unlocked:
                 _warned_unlocked.add(lock_file)
                 log.warning(
@@ -139,7 +142,7 @@ def file_lock(
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         f.write(f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n")
         f.flush()
-        yield
+        yield locked
 
 
 class JsonCache:

@@ -46,11 +46,18 @@ def per_epoch(objective: Any) -> Callable[[Sequence[dict[str, float]]], float]:
     )
 
 
-def open_storage(spec: Any) -> optuna.storages.BaseStorage | str | None:
-    """An Optuna storage from the sweeper's `storage`: a URL, or a config to instantiate."""
+def open_storage(spec: Any) -> optuna.storages.BaseStorage:
+    """An Optuna storage from the sweeper's `storage`: a URL (a database through SQLAlchemy),
+    a config to instantiate (a journal file, say), or null (in this process's memory)."""
+    if spec is None:
+        return optuna.storages.InMemoryStorage()
     if isinstance(spec, DictConfig):
-        return instantiate(spec)
-    return spec
+        spec = instantiate(spec)
+    if isinstance(spec, str):
+        return optuna.storages.RDBStorage(spec)
+    if isinstance(spec, optuna.storages.BaseStorage):
+        return spec
+    raise TypeError(f"not an Optuna storage: {spec!r}")
 
 
 class TrialLink:
@@ -112,6 +119,10 @@ def from_hydra(cfg: DictConfig) -> TrialLink | None:
     pruner = OmegaConf.select(sweeper, "pruner")
     if pruner is None or str(pruner.get("_target_", "")).endswith("NopPruner"):
         return None
-    storage = optuna.storages.get_storage(open_storage(OmegaConf.select(sweeper, "storage")))
-    search = optuna.load_study(study_name=name, storage=storage, pruner=instantiate(pruner))
-    return TrialLink(search, storage, int(number), cfg.objective)
+    try:
+        storage = open_storage(OmegaConf.select(sweeper, "storage"))
+        search = optuna.load_study(study_name=name, storage=storage, pruner=instantiate(pruner))
+        return TrialLink(search, storage, int(number), cfg.objective)
+    except Exception as exc:  # a pruner is an economy: never a reason to lose a run
+        log.warning("trial %s: cannot reach its search (%s): training unpruned", number, exc)
+        return None

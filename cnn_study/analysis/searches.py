@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 TRIALS_FILE = "trials.csv"
 BEST_FILE = "optimization_results.yaml"
-# trials.csv's columns that are not searched parameters
-TRIAL_COLUMNS = ("number", "state", "value", "run_dir", "seconds")
+# trials.csv's columns that are not searched parameters (beside value_<objective>, one per
+# objective of a multi-objective search)
+TRIAL_COLUMNS = ("number", "state", "value", "pruned_at_epoch", "run_dir", "seconds")
 # columns read_search adds to trials.csv's
 ADDED_COLUMNS = ("run", "diverged")
 
@@ -44,7 +45,11 @@ class Search:
 
     @property
     def params(self) -> list[str]:
-        return [c for c in self.trials.columns if c not in (*TRIAL_COLUMNS, *ADDED_COLUMNS)]
+        return [
+            c
+            for c in self.trials.columns
+            if c not in (*TRIAL_COLUMNS, *ADDED_COLUMNS) and not c.startswith("value_")
+        ]
 
 
 def find_searches(paths: Iterable[str | Path]) -> list[Search]:
@@ -53,18 +58,23 @@ def find_searches(paths: Iterable[str | Path]) -> list[Search]:
     for path in paths:
         for folder, subfolders, files in os.walk(path):
             subfolders[:] = sorted(s for s in subfolders if not s.startswith("."))
-            if TRIALS_FILE in files:  # its best is written once a trial has completed
-                search = read_search(Path(folder))
+            for name in sorted(f for f in files if f.endswith(TRIALS_FILE)):
+                # the folder's own study, or <study>.trials.csv beside it; its best is
+                # written once a trial has completed
+                prefix = name.removesuffix(TRIALS_FILE)
+                search = read_search(Path(folder), prefix)
                 if search is not None:
-                    found.setdefault(Path(folder).resolve(), search)
+                    found.setdefault(Path(folder).resolve() / prefix, search)
     return list(found.values())
 
 
-def read_search(folder: Path) -> Search | None:
+def read_search(folder: Path, prefix: str = "") -> Search | None:
+    """The search whose files in folder are <prefix>trials.csv and so on ("" for the
+    folder's own study, "<study>." for another)."""
     try:
-        files = {TRIALS_FILE: (folder / TRIALS_FILE).read_text()}
-        if (folder / BEST_FILE).is_file():
-            files[BEST_FILE] = (folder / BEST_FILE).read_text()
+        files = {TRIALS_FILE: (folder / f"{prefix}{TRIALS_FILE}").read_text()}
+        if (folder / f"{prefix}{BEST_FILE}").is_file():
+            files[BEST_FILE] = (folder / f"{prefix}{BEST_FILE}").read_text()
         return search_from_files(folder, files)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         log.warning("skipped the search in %s: %s", folder, exc)
@@ -80,6 +90,8 @@ def search_from_files(
     diverged_trials: which trials diverged, as an archive recorded it (a rebuild has no run
     folders to read); None: read from each trial's metrics.csv."""
     trials = pd.read_csv(io.StringIO(files[TRIALS_FILE]))
+    if "value" not in trials.columns:  # a multi-objective search: value_<objective> columns
+        trials["value"] = float("nan")  # (drawn nowhere: its trade-offs are in its best file)
     best = yaml.safe_load(files.get(BEST_FILE, "")) or {}
     trials["run"] = [
         str(folder / run) if isinstance(run, str) and run else "" for run in trials["run_dir"]

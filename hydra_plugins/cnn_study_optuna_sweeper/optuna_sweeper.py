@@ -39,6 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 from cnn_study.config_checks import check_tunable, objectives, validate
 from cnn_study.errors import StudyError
 from cnn_study.fileio import atomic_write, file_lock
+from cnn_study.runs import RunFolder
 from cnn_study.search_trial import PRUNED_AT, SEARCH_ENV, TRIAL_ENV, open_storage, per_epoch
 from hydra_plugins.cnn_study_optuna_sweeper import records
 from hydra_plugins.cnn_study_optuna_sweeper.records import GIVEN_UP, HEARTBEAT, RUN_DIR
@@ -77,12 +78,18 @@ class Heartbeat:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.thread.join()
+        self.thread.join(timeout=self.interval + 5)  # an unreachable server must not hang us
 
     def beat(self, trial_ids: Sequence[int]) -> None:
-        with self.lock:
-            for trial_id in trial_ids:
+        """One sign of life per trial; a trial that has finished (told here, or given up by
+        another worker) is beaten no more, and one failure never silences the others."""
+        for trial_id in trial_ids:
+            try:
                 self.storage.set_trial_user_attr(trial_id, HEARTBEAT, time.time())
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self.forget([trial_id])
+            except Exception as exc:  # the server hiccuped: the next beat may get through
+                log.debug("heartbeat of trial id %d: %s", trial_id, exc)
 
     def watch(self, trial_ids: Sequence[int]) -> None:
         self.beat(trial_ids)
@@ -97,10 +104,7 @@ class Heartbeat:
         while not self.stop.wait(self.interval):
             with self.lock:
                 ids = list(self.trial_ids)
-            try:
-                self.beat(ids)
-            except Exception as exc:  # a trial finished meanwhile, or the server hiccuped
-                log.debug("heartbeat: %s", exc)
+            self.beat(ids)
 
 
 class OptunaSweeper(Sweeper):
@@ -203,25 +207,46 @@ class OptunaSweeper(Sweeper):
                 fixed[key] = item.input_line
         return space, list(fixed.values())
 
-    def _sample_config(self, fixed: list[str], space: dict[str, BaseDistribution]) -> DictConfig:
-        sample = [
-            override(k, d.choices[0] if isinstance(d, CategoricalDistribution) else d.low)
+    def _sample_configs(
+        self, fixed: list[str], space: dict[str, BaseDistribution]
+    ) -> Iterator[DictConfig]:
+        """Trial configs that between them use every choice once (and each range's low end):
+        a misspelt option is found now, not when its trial comes up."""
+        first = {
+            k: d.choices[0] if isinstance(d, CategoricalDistribution) else d.low
             for k, d in space.items()
+        }
+        samples = [first] + [
+            first | {k: choice}
+            for k, d in space.items()
+            if isinstance(d, CategoricalDistribution)
+            for choice in d.choices[1:]
         ]
-        return self.hydra_context.config_loader.load_sweep_config(self.config, fixed + sample)
+        loader = self.hydra_context.config_loader
+        for sample in samples:
+            overrides = fixed + [override(k, v) for k, v in sample.items()]
+            try:
+                yield loader.load_sweep_config(self.config, overrides)
+            except Exception as exc:  # Hydra's own message, on one line
+                message = " ".join(str(exc).split())
+                raise StudyError(
+                    f"a trial with {' '.join(overrides)} cannot be composed: {message}"
+                ) from None
 
     def _check_runs(
         self, fixed: list[str], space: dict[str, BaseDistribution], directions: list[str]
     ) -> list[str]:
         """Compose one trial's config: it must run, read no test number, and hand back one
         value per direction (and a value per epoch where a pruner waits for it)."""
-        cfg = self._sample_config(fixed, space)
+        configs = list(self._sample_configs(fixed, space))
+        cfg = configs[0]
         if "objective" not in cfg:  # another Hydra app's task: it returns what it returns
             if self._pruning():
                 raise StudyError("a pruner needs a cnn_study run to report each epoch")
             return ["value"] if len(directions) == 1 else [str(i) for i in range(len(directions))]
-        validate(cfg)
-        check_tunable(cfg)
+        for each in configs:
+            validate(each)
+            check_tunable(each)
         names = objectives(cfg)
         if len(names) != len(directions):
             raise StudyError(
@@ -243,6 +268,17 @@ class OptunaSweeper(Sweeper):
             per_epoch(cfg.objective)
         return names
 
+    def _extension(self) -> Any:
+        if not self.custom_search_space:
+            return None
+        try:
+            return get_method(self.custom_search_space)
+        except Exception as exc:
+            raise StudyError(
+                f"hydra.sweeper.custom_search_space={self.custom_search_space!r} cannot be "
+                f"imported ({' '.join(str(exc).split())}): name a function as module.function"
+            ) from None
+
     def _pruning(self) -> bool:
         target = str(OmegaConf.select(self.pruner_config, "_target_") or "")
         return bool(target) and not target.endswith("NopPruner")
@@ -250,10 +286,10 @@ class OptunaSweeper(Sweeper):
     def _open_storage(self) -> optuna.storages.BaseStorage:
         spec = self.storage_config
         file = sqlite_file(spec)
-        if file is not None:
-            file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return optuna.storages.get_storage(open_storage(spec))
+            if file is not None:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            return open_storage(spec)
         except Exception as exc:
             shown = OmegaConf.to_yaml(spec).strip() if isinstance(spec, DictConfig) else spec
             reason = " ".join(str(exc).split())[:300]
@@ -294,9 +330,9 @@ class OptunaSweeper(Sweeper):
             file.with_name(f".{file.name}.lock"),
             what=f"this search ({file}; for several workers use a database server or a journal)",
             doing="run",
-            unguarded="nothing stops two processes from continuing this search at once",
-        ):
-            yield True
+            unguarded="running trials are taken over only once their heartbeats are stale",
+        ) as locked:
+            yield locked
 
     def _sampler(self, trials_so_far: int, space: dict[str, BaseDistribution], alone: bool) -> Any:
         """The configured sampler. A seeded one that resumes a search is seeded with
@@ -326,7 +362,10 @@ class OptunaSweeper(Sweeper):
             trial_id = self._trial_id(search, number)
             self.storage.set_trial_user_attr(trial_id, GIVEN_UP, why)
             search.tell(number, state=TrialState.FAIL)
-        except (optuna.exceptions.UpdateFinishedTrialError, ValueError, RuntimeError):
+        except RuntimeError as exc:
+            if "Study.stop" not in str(exc):  # the grid's last point: told all the same
+                return
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
             return  # finished meanwhile, or another worker gave it up first
         if ask_again:
             search.enqueue_trial(params, skip_if_exists=False)
@@ -368,10 +407,12 @@ class OptunaSweeper(Sweeper):
             if sum(map(records.counts, search.get_trials(deepcopy=False))) >= self.n_trials:
                 break
             trial = search.ask(space)
+            # Trials ahead of this one: those counted, and those queued (asked again after an
+            # interrupt: another worker may be taking one up right now).
             ahead = [
                 t
                 for t in search.get_trials(deepcopy=False)
-                if t.number < trial.number and records.counts(t)
+                if t.number < trial.number and (records.counts(t) or t.state == TrialState.WAITING)
             ]
             if len(ahead) >= self.n_trials:  # another worker took the last of the budget
                 self._give_up(search, trial, "unused", ask_again=False)
@@ -399,20 +440,31 @@ class OptunaSweeper(Sweeper):
                     "(it names the study's files)"
                 )
             pruner = instantiate(self.pruner_config)
+            extend = self._extension()
             if "Grid" in str(OmegaConf.select(self.sampler_config, "_target_")):
+                if extend is not None:
+                    raise StudyError(
+                        "a grid search searches hydra.sweeper.params only: a "
+                        "custom_search_space adds parameters the grid does not hold; "
+                        "give them as choice(...) or range(...) in params instead"
+                    )
                 grid = 1
                 for key, d in space.items():
                     grid *= len(grid_points(key, d))
                 if grid < self.n_trials:
                     log.info("the grid has %d points: n_trials %d -> %d", grid, self.n_trials, grid)
                     self.n_trials = grid
-            sweep_dir.mkdir(parents=True, exist_ok=True)
             self.storage = self._open_storage()
             self._check_study(self.storage, name, directions)
+            sweep_dir.mkdir(parents=True, exist_ok=True)
         except StudyError as exc:
             raise CompactHydraException(str(exc)) from None
+        except OSError as exc:
+            raise CompactHydraException(
+                f"the search folder {sweep_dir} cannot be made: {exc.strerror}: choose another "
+                "hydra.sweep.dir (or paths.output_dir)"
+            ) from None
         atomic_write(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
-        extend = get_method(self.custom_search_space) if self.custom_search_space else None
 
         returns: list[Sequence[JobReturn]] = []
         with self._one_process_per_sqlite_file() as alone:
@@ -461,7 +513,7 @@ class OptunaSweeper(Sweeper):
         trials = search.get_trials(deepcopy=False)
         if sum(map(records.finished, trials)) >= self.n_trials:
             return False
-        return any(t.state == TrialState.RUNNING for t in trials)
+        return any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
 
     def _run_batch(
         self,
@@ -498,8 +550,8 @@ class OptunaSweeper(Sweeper):
         overrides = [override(k, v) for k, v in trial.params.items()]
         if self._pruning():  # the run reports to its trial (cnn_study/search_trial.py)
             overrides += [
-                f"++hydra.job.env_set.{SEARCH_ENV}={search.study_name}",
-                f"++hydra.job.env_set.{TRIAL_ENV}={trial.number}",
+                f"++hydra.job.env_set.{SEARCH_ENV}='{search.study_name}'",  # a string, 1e3 too
+                f"++hydra.job.env_set.{TRIAL_ENV}='{trial.number}'",
             ]
         return overrides
 
@@ -507,18 +559,26 @@ class OptunaSweeper(Sweeper):
         run_dir = None
         if result.hydra_cfg is not None:
             run_dir = OmegaConf.select(result.hydra_cfg, "hydra.runtime.output_dir")
-        if run_dir:
-            trial.set_user_attr(RUN_DIR, str(run_dir))
-        if PRUNED_AT in self.storage.get_trial(self._trial_id(search, trial.number)).user_attrs:
-            search.tell(trial, state=TrialState.PRUNED)
+        stored = self.storage.get_trial(self._trial_id(search, trial.number))
+        if stored.state != TrialState.RUNNING:
+            # Another worker took it for a dead one's (its heartbeats did not reach the
+            # storage in time) and asked it again: that trial tells the run's result.
+            log.warning("trial %d was given up meanwhile (%s): not told", trial.number, run_dir)
             return
-        values = _values(result, len(search.directions))
         try:
+            if run_dir:
+                trial.set_user_attr(RUN_DIR, str(run_dir))
+            if PRUNED_AT in stored.user_attrs or _pruned_folder(run_dir):
+                search.tell(trial, state=TrialState.PRUNED)
+                return
+            values = _values(result, len(search.directions))
             if values is None:
                 search.tell(trial, state=TrialState.FAIL)
                 log.warning("trial %d failed (no objective came back): %s", trial.number, run_dir)
             else:
                 search.tell(trial, values)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("trial %d was given up meanwhile (%s): not told", trial.number, run_dir)
         except RuntimeError as exc:
             # The grid sampler stops its study once every point has been asked for; outside
             # study.optimize, that is an error to ignore: the trial is told all the same.
@@ -559,6 +619,16 @@ class OptunaSweeper(Sweeper):
                 ", ".join(names),
                 ", ".join(str(t.number) for t in search.best_trials),
             )
+
+
+def _pruned_folder(run_dir: str | None) -> bool:
+    """Does the run's own record say it was pruned (where its note to the trial was lost)?"""
+    if not run_dir:
+        return False
+    try:
+        return bool(RunFolder(run_dir).read_results().get(PRUNED_AT))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _values(result: JobReturn, count: int) -> list[float] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -89,6 +90,9 @@ def override(key: str, value: Any) -> str:
                 return f"{key}={value}"
         except HydraException:
             pass
-        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+        # In a quoted value a backslash is itself only before a quote or at the end.
+        quoted = re.sub(
+            r"(\\*)('|$)", lambda m: 2 * m.group(1) + ("\\'" if m.group(2) else ""), value
+        )
         return f"{key}='{quoted}'"
     return f"{key}={value}"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cnn_study.runs import RunFolder
-from tests.conftest import make_dataset, run_cli, tiny_overrides
+from tests.conftest import ROOT, make_dataset, run_cli, tiny_overrides
 
 # The reference run's length: the SLURM requeue test needs this many epochs (a job still
 # running well after it is requeued in its third epoch); shorter runs compare with its first
@@ -71,3 +71,28 @@ def parallel_sweep(tmp_path_factory, tiny_data) -> Path:
 def sweep_cli(tmp: Path, data: Path) -> subprocess.CompletedProcess:
     """The shared sweep's command line, as a user types it."""
     return run_cli("cnn_study", "-m", *tiny_overrides(data, tmp), *SWEEP)
+
+
+def postgres_url() -> str:
+    """The storage URL of the server scripts/postgres-local.sh starts."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "postgres-local.sh"), "url"], capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """A PostgreSQL server that answers (`bash scripts/postgres-local.sh start`), or a skip
+    (under CI=true, a failure: tests/ci.py)."""
+    url = postgres_url()
+    try:
+        import sqlalchemy
+
+        sqlalchemy.create_engine(url).connect().close()
+    except Exception as exc:
+        pytest.skip(
+            f"no PostgreSQL server at {url} ({type(exc).__name__}): start one with "
+            "`bash scripts/postgres-local.sh start`"
+        )
+    return url

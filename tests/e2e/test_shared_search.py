@@ -20,28 +20,6 @@ from tests.conftest import ROOT
 HEARTBEAT = ["hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=4"]
 
 
-def postgres_url() -> str:
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "postgres-local.sh"), "url"], capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def postgres() -> str:
-    url = postgres_url()
-    try:
-        import sqlalchemy
-
-        sqlalchemy.create_engine(url).connect().close()
-    except Exception as exc:
-        pytest.skip(
-            f"no PostgreSQL server at {url} ({type(exc).__name__}): start one with "
-            "`bash scripts/postgres-local.sh start`"
-        )
-    return url
-
-
 def _storage(kind: str, tmp_path: Path, url: str | None) -> str:
     if kind == "postgresql":
         return f"hydra.sweeper.storage={url}"

@@ -451,3 +451,44 @@ def test_c_a_job_at_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
     resumed_after, trained = resume_of(log, epochs)
     assert resumed_after >= 1 and trained == list(range(resumed_after + 1, epochs + 1)), log
     print(f"{epochs} epochs; {log.count('resumed ')} resume(s), the last after {resumed_after}")
+
+
+def test_d_two_searches_share_one_postgresql_study_through_slurm_jobs(
+    tmp_path, tiny_data, postgres
+):
+    """Two sweeper processes on one search, each sending its trials as SLURM jobs: together
+    they train exactly the budget, and every trial is a SLURM job's run."""
+    outputs = tmp_path / "outputs"
+    study = f"slurm-{os.getpid()}-{int(time.time())}"
+    args = [
+        "cnn_study",
+        "hparams_search=chapter",
+        "dataset=fashion",
+        *SLURM,
+        *tiny_overrides(tiny_data, tmp_path),
+        "trainer.epochs=1",
+        "dataset.val_size=50",
+        f"hydra.sweeper.storage={postgres}",
+        f"hydra.sweeper.study_name={study}",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=1",
+        "hydra/sweeper/pruner=none",
+    ]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    sweeps = [start_cli(*args, log=log) for log in logs]
+    with cleaned_up(sweeps[0], outputs), cleaned_up(sweeps[1], outputs):
+        for sweep, log in zip(sweeps, logs, strict=True):
+            output = finish_sweep(sweep, outputs, log, timeout=300)
+            assert sweep.returncode == 0, output[-4000:]
+    study_dir = outputs / "tune-chapter-fashion"
+    with (study_dir / f"{study}.trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    states = [r["state"] for r in rows]
+    assert states.count("complete") == 4 and set(states) <= {"complete", "unused"}
+    results = [
+        json.loads((study_dir / r["run_dir"] / "results.json").read_text())
+        for r in rows
+        if r["state"] == "complete"
+    ]
+    assert all(r["launcher"] == "slurm" and r["job_id"] for r in results)
+    assert all("of 4 trials done" in log.read_text() for log in logs)  # both took part

@@ -294,3 +294,16 @@ def test_the_machine_table_counts_the_searches_trials_and_says_a_dirty_tree(tune
     runs = pd.DataFrame({"git_commit": ["479e220-dirty", "479e220-dirty"]})
     assert common.commit(runs) == "479e220-dirty (a tree with uncommitted changes)"
     assert common.commit(runs.assign(git_commit="479e220")) == "479e220"
+
+
+def test_a_search_folder_is_read_with_the_sweepers_own_columns_and_each_study_of_it(tmp_path):
+    """trials.csv's pruned_at_epoch and value_<objective> columns are not searched
+    parameters; a study named otherwise in the same folder (<name>.trials.csv) is read too."""
+    header = "number,state,value,optimizer.lr,pruned_at_epoch,run_dir,seconds\n"
+    (tmp_path / "trials.csv").write_text(header + "0,pruned,0.5,0.01,3,,1.0\n")
+    (tmp_path / "other.trials.csv").write_text(
+        "number,state,value_final_val_acc,value_train_seconds,x,pruned_at_epoch,run_dir,seconds\n"
+        "0,complete,0.9,12.0,1,,,2.0\n"
+    )
+    searches = sorted(find_searches([tmp_path]), key=lambda s: len(s.trials.columns))
+    assert [s.params for s in searches] == [["optimizer.lr"], ["x"]]
