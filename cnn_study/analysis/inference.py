@@ -100,3 +100,39 @@ def contrast(samples: list[np.ndarray], weights: list[float]) -> dict[str, float
         "df": df,
         "p": float(2 * stats.t.sf(abs(t), df)),
     }
+
+
+def ratio(
+    numerator: tuple[list[np.ndarray], list[float]],
+    denominator: tuple[list[np.ndarray], list[float]],
+) -> dict[str, float]:
+    """The ratio of two contrasts of independent samples (no sample in both), with Fieller's
+    interval at CONFIDENCE: every ratio r for which numerator - r * denominator is not
+    significantly different from zero (its Welch-Satterthwaite t-test at r). Unbounded (NaN
+    limits) where the denominator is itself not clearly away from zero."""
+    (a_samples, a_weights), (b_samples, b_weights) = numerator, denominator
+    a = contrast(a_samples, a_weights)["estimate"]
+    b = contrast(b_samples, b_weights)["estimate"]
+    estimate = a / b if b else math.nan
+    nan = {"estimate": estimate, "ci_low": math.nan, "ci_high": math.nan, "df": math.nan}
+    if any(len(x) < 2 for x in (*a_samples, *b_samples)) or not b:
+        return nan
+
+    def parts(samples: list[np.ndarray], weights: list[float], scale: float) -> list[float]:
+        pairs = zip(weights, samples, strict=True)
+        return [scale * w * w * np.var(x, ddof=1) / len(x) for w, x in pairs]
+
+    va = sum(parts(a_samples, a_weights, 1.0))
+    vb = sum(parts(b_samples, b_weights, 1.0))
+    # Degrees of freedom of a - r * b's variance at the estimate (Welch-Satterthwaite).
+    terms = parts(a_samples, a_weights, 1.0) + parts(b_samples, b_weights, estimate**2)
+    sizes = [len(x) for x in (*a_samples, *b_samples)]
+    df = sum(terms) ** 2 / sum(v * v / (n - 1) for v, n in zip(terms, sizes, strict=True))
+    t = stats.t.ppf(0.5 + CONFIDENCE / 2, df)
+    lead = b * b - t * t * vb
+    discriminant = a * a * vb + b * b * va - t * t * va * vb
+    if lead <= 0 or discriminant < 0:
+        return nan | {"df": df}
+    half = t * math.sqrt(discriminant)
+    low, high = sorted(((a * b - half) / lead, (a * b + half) / lead))
+    return {"estimate": estimate, "ci_low": low, "ci_high": high, "df": df}

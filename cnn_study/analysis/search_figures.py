@@ -26,6 +26,7 @@ _FLOOR_BELOW_MEDIAN = 0.10
 _BELOW = "below the axis (open triangle on the lower edge)"
 _DIVERGED = "diverged: a loss not finite (cross)"
 _FAILED = "failed or interrupted (dotted line)"
+_PRUNED = "pruned: its value when stopped (grey circle)"
 
 
 def _floor(values: pd.Series) -> float:
@@ -71,6 +72,7 @@ def _mark_handles(drawn: set[str]) -> list[Line2D]:
         _BELOW: {"marker": "v", "markerfacecolor": "none", "color": "C0", "ls": ""},
         _DIVERGED: {"marker": "x", "color": "C3", "ls": ""},
         _FAILED: {"color": "grey", "lw": 0.6, "ls": ":"},
+        _PRUNED: {"marker": "o", "markerfacecolor": "none", "color": "grey", "ls": ""},
     }
     return [Line2D([], [], label=name, **look) for name, look in looks.items() if name in drawn]
 
@@ -85,11 +87,18 @@ def search_history(searches: dict[str, pd.DataFrame]) -> Figure:
         floor = _floor(done["value"])
         marks = _marks(ax, done["number"], done, floor, s=22, color="C0", label="one trial")
         drawn |= marks
-        failed = trials[trials["state"].isin(["fail", "interrupted"])]
+        failed = trials[trials["state"].isin(["fail", "interrupted", "stale"])]
         for number in failed["number"]:
             ax.axvline(number, color="grey", lw=0.6, ls=":")
         if len(failed):
             drawn.add(_FAILED)
+        # A pruned trial's value is its last report, at the epoch it stopped: shown apart,
+        # never part of the best so far (it was not trained to the end).
+        pruned = trials[(trials["state"] == "pruned") & trials["value"].notna()]
+        if len(pruned):
+            shown = np.maximum(pruned["value"].to_numpy(float), floor) * 100
+            ax.scatter(pruned["number"], shown, s=22, facecolors="none", edgecolors="grey")
+            drawn.add(_PRUNED)
         best = done["value"].cummax() * 100
         ax.step(done["number"], best, where="post", color="C3", label="best so far")
         ax.set_ylim(floor * 100 - 0.5, best.max() + 0.5 if len(best) else 100)

@@ -13,7 +13,19 @@ import pandas as pd
 
 from cnn_study.analysis.chapter import CHAPTER_RECIPE
 from cnn_study.analysis.grouping import dataset_order
-from cnn_study.analysis.inference import contrast, holm, welch
+from cnn_study.analysis.inference import contrast, holm, ratio, welch
+
+EPOCHS = "trainer.epochs"
+
+
+def budgets(runs: pd.DataFrame) -> list[int]:
+    """The training lengths (epochs) the final runs were trained for, shortest first: each
+    is a budget of its own, and runs of different budgets are never pooled."""
+    return sorted({int(e) for e in runs[EPOCHS].dropna()}) if EPOCHS in runs else []
+
+
+def at_budget(runs: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    return runs[runs[EPOCHS] == epochs] if EPOCHS in runs else runs
 
 
 def _finals(runs: pd.DataFrame, recipe: str, dataset: str) -> np.ndarray:
@@ -42,8 +54,19 @@ def own_recipe(recipes, dataset: str, datasets: list[str]) -> str | None:
 
 
 def tuning_gains(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and tuned recipe: its final test accuracy minus the chapter recipe's, on
-    the same dataset, with Welch's interval; Holm's correction over the whole family."""
+    """Per training budget, dataset and tuned recipe: its final test accuracy minus the
+    chapter recipe's, on the same dataset after as many epochs, with Welch's interval;
+    Holm's correction over the whole family."""
+    found = budgets(runs)
+    parts = [_gains(at_budget(runs, e)).assign(epochs=e) for e in found] or [_gains(runs)]
+    parts = [part for part in parts if len(part)]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(table):
+        table["p_holm"] = holm(table["p_value"])
+    return table
+
+
+def _gains(runs: pd.DataFrame) -> pd.DataFrame:
     datasets = dataset_order(runs["dataset.name"])
     rows = []
     for dataset in datasets:
@@ -66,16 +89,15 @@ def tuning_gains(runs: pd.DataFrame) -> pd.DataFrame:
                     **{k.replace("gap", "gain"): v for k, v in welch(tuned, chapter).items()},
                 }
             )
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["p_holm"] = holm(table["p_value"])
-    return table
+    return pd.DataFrame(rows)
 
 
 def recipe_share_of_gap(runs: pd.DataFrame) -> dict[str, float] | None:
     """How much of the chapter recipe's gap (first dataset minus second) goes away when each
     dataset trains with the recipe tuned on it: chapter gap - own-recipe gap, a contrast of
-    four independent means with its Welch-Satterthwaite interval."""
+    four independent means with its Welch-Satterthwaite interval; and that as a share of the
+    chapter recipe's gap, 1 - own gap / chapter gap, with Fieller's interval of the ratio.
+    Give it the runs of one training budget (at_budget)."""
     datasets = dataset_order(runs["dataset.name"])
     if len(datasets) != 2:
         return None
@@ -94,7 +116,10 @@ def recipe_share_of_gap(runs: pd.DataFrame) -> dict[str, float] | None:
     result = contrast(samples, [1, -1, -1, 1])
     chapter_gap = float(samples[0].mean() - samples[1].mean())
     own_gap = float(samples[2].mean() - samples[3].mean())
+    kept = ratio((samples[2:], [1, -1]), (samples[:2], [1, -1]))  # own gap / chapter gap
     return {
+        "share_ci_low": 1 - kept["ci_high"],
+        "share_ci_high": 1 - kept["ci_low"],
         "chapter_gap": chapter_gap,
         "own_recipe_gap": own_gap,
         "closed": result["estimate"],
@@ -111,10 +136,18 @@ def search_summary(search_trials: pd.DataFrame, trial_runs: pd.DataFrame) -> dic
     """A search's budget and outcome, from its trials.csv and its trial runs."""
     counted = search_trials[search_trials["state"].isin(["complete", "fail", "pruned"])]
     complete = counted[counted["state"] == "complete"]
+    pruned = counted[counted["state"] == "pruned"]
     best = complete.loc[complete["value"].idxmax()] if len(complete) else None
+    # Epochs the trials trained (complete ones in full, pruned ones to where they stopped),
+    # against what the same trials would have trained without a pruner.
+    full = int(trial_runs["trainer.epochs"].max()) if "trainer.epochs" in trial_runs else 0
+    stopped = pruned.get("pruned_at_epoch", pd.Series(dtype=float)).fillna(full)
     return {
         "trials": len(counted),
         "complete": len(complete),
+        "pruned": len(pruned),
+        "epochs_trained": int(len(complete) * full + stopped.sum()) if full else 0,
+        "epochs_in_full": int((len(complete) + len(pruned)) * full),
         "failed": int((counted["state"] == "fail").sum()),
         "interrupted": int((search_trials["state"] == "interrupted").sum()),
         "best_trial": None if best is None else int(best["number"]),

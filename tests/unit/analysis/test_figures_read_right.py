@@ -416,3 +416,24 @@ def test_the_search_history_legend_names_only_what_is_drawn():
     fig = search_figures.search_history({"MNIST": interrupted})
     entries = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
     assert any("dotted" in e for e in entries)
+
+
+def test_a_pruned_trial_is_drawn_apart_and_never_counts_as_the_best_so_far():
+    trials = pd.DataFrame(
+        {
+            "number": range(4),
+            "state": ["complete", "pruned", "complete", "pruned"],
+            "value": [0.90, 0.95, 0.91, 0.80],  # trial 1 stopped early, above the best
+        }
+    )
+    fig = search_figures.search_history({"FashionMNIST": trials})
+    (ax,) = fig.axes
+    entries = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert any(e.startswith("pruned") for e in entries)
+    grey = [c for c in ax.collections if len(c.get_facecolor()) == 0]  # open circles
+    assert len(grey) == 1 and sorted(grey[0].get_offsets()[:, 0]) == [1, 3]
+    (best,) = [line for line in ax.lines if line.get_label() == "best so far"]
+    assert max(best.get_ydata()) == pytest.approx(91.0)  # the pruned 95% is not a best
+    complete_only = search_figures.search_history({"F": trials[trials["state"] == "complete"]})
+    entries = [t.get_text() for legend in complete_only.legends for t in legend.get_texts()]
+    assert not any(e.startswith("pruned") for e in entries)

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from cnn_study.analysis.collect import collect
-from cnn_study.analysis.inference import contrast, welch
+from cnn_study.analysis.inference import CONFIDENCE, contrast, ratio, welch
 from cnn_study.analysis.kinds.chapter import per_class_table
 from cnn_study.analysis.study import summarise_study
 from tests.fakeruns import write_run
@@ -122,3 +122,27 @@ def test_a_contrast_of_four_means_with_two_fixed_is_welchs_two_sample_test():
     assert (got["ci_low"], got["ci_high"]) == pytest.approx(
         (interval.low + shift, interval.high + shift)
     )
+
+
+def test_fiellers_interval_holds_exactly_the_ratios_a_t_test_does_not_reject():
+    """At each end of the interval, numerator - r * denominator is exactly on the edge of
+    significance (|t| = the critical value); inside, below it; a denominator that is not
+    clearly away from zero gives no interval."""
+    rng = np.random.default_rng(0)
+    own = [rng.normal(0.10, 0.004, 3), rng.normal(0.02, 0.003, 3)]  # own gap ~ 0.08
+    chapter = [rng.normal(0.99, 0.002, 3), rng.normal(0.87, 0.003, 3)]  # chapter gap ~ 0.12
+    found = ratio((own, [1, -1]), (chapter, [1, -1]))
+    a = own[0].mean() - own[1].mean()
+    b = chapter[0].mean() - chapter[1].mean()
+    assert found["estimate"] == pytest.approx(a / b)
+    va = sum(x.var(ddof=1) / len(x) for x in own)
+    vb = sum(x.var(ddof=1) / len(x) for x in chapter)
+    critical = stats.t.ppf(0.5 + CONFIDENCE / 2, found["df"])
+    for r in (found["ci_low"], found["ci_high"]):
+        assert abs(a - r * b) / np.sqrt(va + r * r * vb) == pytest.approx(critical)
+    middle = found["estimate"]
+    assert abs(a - middle * b) / np.sqrt(va + middle**2 * vb) < critical
+    assert found["ci_low"] < middle < found["ci_high"]
+    flat = [rng.normal(0.5, 0.05, 3), rng.normal(0.5, 0.05, 3)]  # a gap of about nothing
+    unbounded = ratio((own, [1, -1]), (flat, [1, -1]))
+    assert np.isnan(unbounded["ci_low"]) and np.isnan(unbounded["ci_high"])

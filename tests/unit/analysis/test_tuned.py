@@ -17,7 +17,7 @@ from cnn_study.analysis.kinds.skeleton import SECTIONS
 from cnn_study.analysis.pipeline import analyse
 from cnn_study.analysis.searches import find_searches
 from cnn_study.analysis.study import summarise_study
-from cnn_study.analysis.tuning import recipe_share_of_gap, tuning_gains
+from cnn_study.analysis.tuning import at_budget, recipe_share_of_gap, tuning_gains
 from tests.fakeruns import write_run
 from tests.holm import holm_by_procedure
 from tests.unit.analysis.sections import sections
@@ -200,7 +200,7 @@ def test_the_report_answers_from_the_numbers_and_draws_the_searches(analysed):
     )
     assert f"The recipe accounts for {100 * share:.2f} points" in text
     # Searches: budgets counted without the interrupted trial; the best validation value.
-    assert "| `tune-chapter-fashion` | FashionMNIST | 3 (3) | 3 / 0 |" in text
+    assert "| `tune-chapter-fashion` | FashionMNIST | 3 (3) | 3 / 0 / 0 |" in text
     assert "90.30%" in text  # the fashion search's best trial
     # A number chosen on the test set is labelled as such, in the answer itself.
     assert "even with the epoch picked on the test set (an optimistic bound)" in text
@@ -307,3 +307,53 @@ def test_a_search_folder_is_read_with_the_sweepers_own_columns_and_each_study_of
     )
     searches = sorted(find_searches([tmp_path]), key=lambda s: len(s.trials.columns))
     assert [s.params for s in searches] == [["optimizer.lr"], ["x"]]
+
+
+def test_each_training_budget_has_its_own_cells_gains_and_share_never_pooled(tmp_path):
+    """Final runs at 2 and at 3 epochs (the published study's 20 and 40): each budget's
+    numbers come from its own runs only, and the answer gives the recipe's share of the gap
+    at each, with Fieller's interval."""
+    finals = {  # (recipe, dataset, epochs) -> final accuracies over 3 seeds
+        ("chapter", "mnist", 2): [0.985, 0.986, 0.984],
+        ("chapter", "fashion", 2): [0.860, 0.865, 0.862],
+        ("tuned-mnist", "mnist", 2): [0.990, 0.991, 0.989],
+        ("tuned-fashion", "fashion", 2): [0.885, 0.884, 0.887],
+        ("chapter", "mnist", 3): [0.990, 0.991, 0.990],
+        ("chapter", "fashion", 3): [0.880, 0.884, 0.881],
+        ("tuned-mnist", "mnist", 3): [0.992, 0.991, 0.992],
+        ("tuned-fashion", "fashion", 3): [0.889, 0.887, 0.890],
+    }
+    for (recipe, dataset, epochs), accs in finals.items():
+        for seed, final in enumerate(accs):
+            run = write_run(
+                tmp_path / "tuned" / f"{recipe}-{epochs}",
+                dataset,
+                seed,
+                [final - 0.01] * (epochs - 1) + [final],
+                overrides={"recipe": recipe, "study": "tuned", "dataset.val_size": 10000}
+                | RECIPES[recipe],
+            )
+            results = json.loads(run.results_file.read_text())
+            run.write_results(results | {"final_val_acc": final, "test_acc_at_best_val": final})
+    result = analyse([tmp_path / "tuned"], tmp_path / "report", draw=False)
+    runs = result.collection.complete
+    gains = tuning_gains(runs)
+    for epochs in (2, 3):
+        at = {k: np.array(v) for k, v in finals.items() if k[2] == epochs}
+        row = gains[(gains["epochs"] == epochs) & (gains["recipe"] == "tuned-fashion")].iloc[0]
+        expected = at["tuned-fashion", "fashion", epochs].mean()
+        assert row["gain"] == pytest.approx(expected - at["chapter", "fashion", epochs].mean())
+        chapter_gap = (
+            at["chapter", "mnist", epochs].mean() - at["chapter", "fashion", epochs].mean()
+        )
+        own_gap = (
+            at["tuned-mnist", "mnist", epochs].mean()
+            - at["tuned-fashion", "fashion", epochs].mean()
+        )
+        share = recipe_share_of_gap(at_budget(runs, epochs))
+        assert share["share_closed"] == pytest.approx(1 - own_gap / chapter_gap)
+        assert share["share_ci_low"] < share["share_closed"] < share["share_ci_high"]
+        text = (tmp_path / "report" / "report.md").read_text()
+        assert f"**{epochs} epochs.** The gap MNIST - FashionMNIST after {epochs} epochs" in text
+        assert f"that is **{share['share_closed']:.0%} of the chapter recipe's gap" in text
+    assert "Near 99% on FashionMNIST after 3 epochs?" in text  # judged at the longest budget
