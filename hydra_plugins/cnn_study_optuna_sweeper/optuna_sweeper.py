@@ -425,6 +425,8 @@ class OptunaSweeper(Sweeper):
         try:
             self._check_numbers()
             directions = self._directions()
+            pruner = _made("pruner", self.pruner_config)
+            _made("sampler", self.sampler_config)  # (made again, seeded, once the study opens)
             space, fixed = self._space(arguments)
             if not space:
                 raise StudyError(
@@ -439,7 +441,6 @@ class OptunaSweeper(Sweeper):
                     f"hydra.sweeper.study_name={name!r}: use letters, digits, '.', '-' and '_' "
                     "(it names the study's files)"
                 )
-            pruner = instantiate(self.pruner_config)
             extend = self._extension()
             if "Grid" in str(OmegaConf.select(self.sampler_config, "_target_")):
                 if extend is not None:
@@ -619,6 +620,19 @@ class OptunaSweeper(Sweeper):
                 ", ".join(names),
                 ", ".join(str(t.number) for t in search.best_trials),
             )
+
+
+def _made(key: str, config: Any) -> Any:
+    """hydra.sweeper.<key> instantiated, or one line on why it cannot be."""
+    try:
+        return instantiate(config)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise StudyError(
+            f"hydra.sweeper.{key} cannot be made: {type(cause).__name__}: "
+            f"{' '.join(str(cause).split())[:300]}: fix its settings "
+            f"(hydra.sweeper.{key}.<name>=...) or choose another hydra/sweeper/{key}"
+        ) from None
 
 
 def _pruned_folder(run_dir: str | None) -> bool:

@@ -86,7 +86,10 @@ def override(key: str, value: Any) -> str:
     if isinstance(value, str):
         try:
             parsed = _PARSER.parse_override(f"{key}={value}")
-            if not parsed.is_sweep_override():
+            # Text that reads as one value: a list or a number stays override text (the
+            # official plugin's way); a string must read back as itself (a\,b would not).
+            same = not isinstance(parsed.value(), str) or parsed.value() == value
+            if not parsed.is_sweep_override() and same:
                 return f"{key}={value}"
         except HydraException:
             pass

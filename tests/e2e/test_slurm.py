@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import optuna
 import pytest
 
 from cnn_study.runs import RunFolder
@@ -457,7 +458,9 @@ def test_d_two_searches_share_one_postgresql_study_through_slurm_jobs(
     tmp_path, tiny_data, postgres
 ):
     """Two sweeper processes on one search, each sending its trials as SLURM jobs: together
-    they train exactly the budget, and every trial is a SLURM job's run."""
+    they train exactly the budget; every trial is a SLURM job's run, which reports its epochs
+    to the search on the database server and is pruned there (a pruner that stops every
+    trial after its first epoch)."""
     outputs = tmp_path / "outputs"
     study = f"slurm-{os.getpid()}-{int(time.time())}"
     args = [
@@ -466,29 +469,39 @@ def test_d_two_searches_share_one_postgresql_study_through_slurm_jobs(
         "dataset=fashion",
         *SLURM,
         *tiny_overrides(tiny_data, tmp_path),
-        "trainer.epochs=1",
+        "trainer.epochs=2",
         "dataset.val_size=50",
         f"hydra.sweeper.storage={postgres}",
         f"hydra.sweeper.study_name={study}",
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.n_jobs=1",
-        "hydra/sweeper/pruner=none",
+        "hydra/sweeper/pruner=threshold",
+        "hydra.sweeper.pruner.lower=1.1",
+        "hydra.sweeper.pruner.n_warmup_steps=1",
     ]
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     sweeps = [start_cli(*args, log=log) for log in logs]
-    with cleaned_up(sweeps[0], outputs), cleaned_up(sweeps[1], outputs):
-        for sweep, log in zip(sweeps, logs, strict=True):
-            output = finish_sweep(sweep, outputs, log, timeout=300)
-            assert sweep.returncode == 0, output[-4000:]
-    study_dir = outputs / "tune-chapter-fashion"
-    with (study_dir / f"{study}.trials.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    states = [r["state"] for r in rows]
-    assert states.count("complete") == 4 and set(states) <= {"complete", "unused"}
-    results = [
-        json.loads((study_dir / r["run_dir"] / "results.json").read_text())
-        for r in rows
-        if r["state"] == "complete"
-    ]
-    assert all(r["launcher"] == "slurm" and r["job_id"] for r in results)
-    assert all("of 4 trials done" in log.read_text() for log in logs)  # both took part
+    try:
+        with cleaned_up(sweeps[0], outputs), cleaned_up(sweeps[1], outputs):
+            for sweep, log in zip(sweeps, logs, strict=True):
+                output = finish_sweep(sweep, outputs, log, timeout=300)
+                assert sweep.returncode == 0, output[-4000:]
+        search = optuna.load_study(study_name=study, storage=postgres)
+        states = [t.state.name for t in search.trials]
+        assert states.count("PRUNED") == 4 and set(states) <= {"PRUNED", "FAIL"}
+        assert all(
+            t.user_attrs.get("given_up") == "unused"
+            for t in search.trials
+            if t.state.name == "FAIL"
+        )
+        pruned = [t for t in search.trials if t.state.name == "PRUNED"]
+        for trial in pruned:
+            assert trial.intermediate_values.keys() == {1}  # reported from the job
+            results = json.loads((Path(trial.user_attrs["run_dir"]) / "results.json").read_text())
+            assert results["launcher"] == "slurm" and results["job_id"]
+            assert results["pruned_at_epoch"] == 1
+        # Both took part: each sent jobs of its own.
+        assert all("Submitit 'slurm' sweep output dir" in log.read_text() for log in logs)
+    finally:
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=study, storage=postgres)

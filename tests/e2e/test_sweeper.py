@@ -104,9 +104,7 @@ def test_a_batch_over_the_failure_rate_stops_the_search_and_a_fixed_rerun_comple
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.max_failure_rate=0.25",
-        "error=true",
-        # The docs' seeded sampler asks (2.5, 5) and (2.5, 0) first: the second one fails.
-        "error_below=10",
+        "fail_job=1",  # the second trial of the first batch
     ]
     first = sphere(tmp_path, *args)
     assert first.returncode != 0
@@ -115,7 +113,7 @@ def test_a_batch_over_the_failure_rate_stops_the_search_and_a_fixed_rerun_comple
     states = [r["state"] for r in trials(tmp_path / "sphere.trials.csv")]
     assert sorted(states) == ["complete", "fail"]  # told, then stopped after the batch
 
-    fixed = sphere(tmp_path, *args[:-2])  # the cause fixed
+    fixed = sphere(tmp_path, *args[:-1])  # the cause fixed
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert "2 of 4 trials done, 2 to run" in fixed.stdout
     states = [r["state"] for r in trials(tmp_path / "sphere.trials.csv")]
@@ -132,6 +130,10 @@ def test_a_batch_over_the_failure_rate_stops_the_search_and_a_fixed_rerun_comple
         (["x=tag(log, interval(0.0, 1.0))"], "`low > 0` must hold"),
         (["hydra.sweeper.max_failure_rate=2"], "max_failure_rate must be a share between 0"),
         (["hydra.sweeper.study_name='a b'"], "hydra.sweeper.study_name='a b': use letters"),
+        (
+            ["hydra/sweeper/pruner=threshold"],  # neither bound given
+            "hydra.sweeper.pruner cannot be made: TypeError: Either lower or upper must be",
+        ),
         (
             ["hydra/sweeper/sampler=grid", "x=interval(0.0, 1.0)"],
             "x: a grid search needs a finite set of values",
@@ -194,7 +196,10 @@ def test_a_stopped_search_says_so_in_trials_csv(tmp_path):
         csv_file.is_file() and "running" in csv_file.read_text()
     ):
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=60)
+    try:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
     # The interrupted trial's parameters wait to be asked again by the next run.
     assert [r["state"] for r in trials(csv_file)] == ["interrupted", "waiting"]

@@ -114,8 +114,11 @@ def test_a_pruned_run_stops_at_its_epoch_is_done_for_a_search_and_resumed_by_a_p
         asked.append(len(history))
         return len(history) == 2
 
+    never = []
+    experiment.run(cfg, tmp_path / "unpruned", should_stop=lambda h: never.append(len(h)))
+    assert never == [1, 2, 3]  # asked after each epoch but the last: nothing left to save
     pruned = experiment.run(cfg, tmp_path / "pruned", should_stop=after_epoch_2)
-    assert asked == [1, 2]  # asked after each epoch, never after the last one
+    assert asked == [1, 2]
     assert pruned["pruned_at_epoch"] == 2 and pruned["epochs_completed"] == 2
     folder = RunFolder(tmp_path / "pruned")
     assert folder.status().state == "pruned" and len(folder.read_metrics()) == 2

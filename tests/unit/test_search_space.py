@@ -57,6 +57,7 @@ def test_values_sent_to_a_run_are_exactly_the_values_optuna_records():
         "optimizer.lr": _distribution("tag(log, interval(1e-4, 0.3))"),
         "x": _distribution("range(-5.5, 5.5, step=0.5)"),
         "name": _distribution("choice('a b', 'a,b', \"it's\", c)"),
+        "path": CategoricalDistribution(["a\\,b", "end\\", "x\\'y,z"]),  # backslashes
     }
     for _ in range(50):
         trial = study.ask(space)

@@ -137,7 +137,14 @@ def test_fiellers_interval_holds_exactly_the_ratios_a_t_test_does_not_reject():
     assert found["estimate"] == pytest.approx(a / b)
     va = sum(x.var(ddof=1) / len(x) for x in own)
     vb = sum(x.var(ddof=1) / len(x) for x in chapter)
-    critical = stats.t.ppf(0.5 + CONFIDENCE / 2, found["df"])
+    # Welch-Satterthwaite degrees of freedom of a - r * b at the estimate, computed here
+    r = a / b
+    parts = [x.var(ddof=1) / len(x) for x in own] + [
+        r * r * x.var(ddof=1) / len(x) for x in chapter
+    ]
+    df = sum(parts) ** 2 / sum(v * v / 2 for v in parts)  # 3 seeds: n - 1 = 2
+    assert found["df"] == pytest.approx(df)
+    critical = stats.t.ppf(0.5 + CONFIDENCE / 2, df)
     for r in (found["ci_low"], found["ci_high"]):
         assert abs(a - r * b) / np.sqrt(va + r * r * vb) == pytest.approx(critical)
     middle = found["estimate"]

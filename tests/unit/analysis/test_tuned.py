@@ -338,6 +338,8 @@ def test_each_training_budget_has_its_own_cells_gains_and_share_never_pooled(tmp
     result = analyse([tmp_path / "tuned"], tmp_path / "report", draw=False)
     runs = result.collection.complete
     gains = tuning_gains(runs)
+    # One family across both budgets: Holm's step-down over all four comparisons at once.
+    assert list(gains["p_holm"]) == pytest.approx(list(holm_by_procedure(gains["p_value"])))
     for epochs in (2, 3):
         at = {k: np.array(v) for k, v in finals.items() if k[2] == epochs}
         row = gains[(gains["epochs"] == epochs) & (gains["recipe"] == "tuned-fashion")].iloc[0]
