@@ -122,5 +122,5 @@ def test_every_preset_composes_into_its_optuna_class_and_a_pruner_judges_a_trial
         assert not link.broken  # the pruner ran on every report
         if preset == "none":
             assert not any(stops)
-        elif preset != "patient_median":  # (its warm-up is 5 epochs)
+        elif preset != "patient_median":  # (it judges from epoch 5 on; these have 4)
             assert any(stops)  # far below every finished trial, and the bound: stopped
