@@ -16,8 +16,9 @@ from cnn_study.run_identity import is_incidental
 # Keys tried first when naming groups (the factors, then the study), so that a dataset sweep
 # is grouped by dataset.name rather than by a key that merely moves with it (dataset.mean,
 # dataset.classes...). The study is a key like any other: runs of two studies are never
-# pooled into one group.
-_PRIORITY = [*GROUPING_KEYS, "study"]
+# pooled into one group. The training length comes before keys that follow from it (a
+# cosine schedule's T_max is its epochs), so that these never name a group.
+_PRIORITY = [*GROUPING_KEYS, "study", "trainer.epochs"]
 # A dataset's label only names it (old runs have none): it never tells runs apart.
 _NOT_GROUPING = {"seed", "dataset.label"}
 

@@ -188,8 +188,10 @@ def recipe_cells(
     datasets: list[str],
     recipes: list[str],
     names: dict[str, str],
+    epochs: int | None = None,
 ) -> Figure:
     """Final test accuracy of every recipe on every dataset: seeds, mean and its interval;
+    give it the runs of one training budget (epochs, said in its title): never pooled;
     one panel per dataset, every panel spanning the same number of points (same_span). The
     means are written under the recipes' names, where the target line (drawn only where
     every dataset is the chapter's) cannot cross them."""
@@ -262,18 +264,22 @@ def recipe_cells(
     handles = legend_entries(axes)
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=8)
     span = limits[0][1] - limits[0][0] if limits else 0.0
+    after = f" after {epochs} epochs" if epochs is not None else ""
     fig.suptitle(
-        f"Each recipe on each dataset: final test accuracy (every panel spans {span:.2g} points)"
+        f"Each recipe on each dataset: final test accuracy{after} "
+        f"(every panel spans {span:.2g} points)"
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
-def recipe_cells_caption(datasets: list[str]) -> str:
+def recipe_cells_caption(datasets: list[str], epochs: int | None = None) -> str:
     """recipe_cells' caption: the target line said only where it is drawn."""
     target = chapter_target(datasets)
+    after = f" after {epochs} epochs" if epochs is not None else ""
     return (
-        f"Final test accuracy of each recipe on each dataset: mean (written under its recipe) "
+        f"Final test accuracy{after} of each recipe on each dataset: mean (written under its "
+        f"recipe) "
         f"with its {LEVEL} t interval over seeds; dots: single seeds"
         + (f"; dashed: {target_label(target)}" if target is not None else "")
         + f". {SAME_SPAN}"

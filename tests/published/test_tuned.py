@@ -124,7 +124,7 @@ def test_the_tuning_gain_on_fashionmnist_at_each_budget_is_on_the_page(runs):
         interval = stats.ttest_ind(*gain, equal_var=False).confidence_interval(0.95)
         said = (
             f"gains {100 * (gain[0].mean() - gain[1].mean()):.2f} points at {epochs} epochs "
-            f"(95% CI {100 * interval.low:.2f} to {100 * interval.high:.2f})"
+            f"(95% CI {100 * interval.low:.2f} to {100 * interval.high:.2f}"
         )
         assert said in page, said
 

@@ -17,7 +17,7 @@ from cnn_study.analysis.grouping import dataset_order
 from cnn_study.analysis.kinds.formats import pct
 from cnn_study.analysis.portable import portable_path, portable_run
 from cnn_study.analysis.study import Study
-from cnn_study.factors import CHOICE_GROUPS
+from cnn_study.factors import CHOICE_GROUPS, FACTORS
 from cnn_study.runs import COMPLETE
 
 # --- numbers ----------------------------------------------------------------------------
@@ -58,8 +58,12 @@ def study_commands(runs: pd.DataFrame) -> list[str]:
         portable_path(d, r)
         for d, r in zip(runs["paths.data_dir"], runs["paths.root_dir"], strict=True)
     ]
-    for (launcher, data_dir), block in runs.assign(_data=data_dirs).groupby(
-        ["launcher", "_data"], dropna=False
+    # One command per set of runs that differ only in what a sweep varies (the factors and
+    # the seed): runs with another fixed override (trainer.epochs=40 beside the default 20)
+    # came from another command.
+    signatures = [_fixed_overrides(o) for o in runs["overrides"]]
+    for (launcher, data_dir, _), block in runs.assign(_data=data_dirs, _sig=signatures).groupby(
+        ["launcher", "_data", "_sig"], dropna=False, sort=False
     ):
         values: dict[str, list[str]] = {}
         for overrides in block["overrides"]:
@@ -76,6 +80,13 @@ def study_commands(runs: pd.DataFrame) -> list[str]:
             f"CNN_STUDY_DATA_DIR={shlex.quote(str(data_dir))} python -m cnn_study -m{choice} {args}"
         )
     return commands
+
+
+def _fixed_overrides(overrides: str) -> str:
+    """A run's overrides that a sweep does not vary: all but the factors and the seed."""
+    swept = {*(f.name for f in FACTORS), "seed"}
+    kept = [o for o in shlex.split(overrides) if o.partition("=")[0] not in swept]
+    return " ".join(sorted(kept))
 
 
 def search_commands(trial_runs: pd.DataFrame, names: list[str]) -> list[str]:

@@ -230,9 +230,16 @@ def tables(study: Study) -> Tables:
 
 def draw(study: Study) -> dict[str, Figure]:
     drawn = {
-        "recipe_cells": search_figures.recipe_cells(
-            study.summary, study.runs, _datasets(study), _recipes(study), study.names
-        ),
+        _cells_figure(study, epochs): search_figures.recipe_cells(
+            _at(study.summary, epochs),
+            _at(study.runs, epochs),
+            _datasets(study),
+            _recipes(study),
+            study.names,
+            epochs,
+        )
+        for epochs in _budgets(study)
+    } | {
         "learning_curves": figures.learning_curves_grid(study.epochs, study.summary),
         "confusion_matrices": figures.confusion_matrices(study.confusion, study.order),
         "loss_curves": figures.loss_curves(study.epochs, study.order),
@@ -243,6 +250,12 @@ def draw(study: Study) -> dict[str, Figure]:
         drawn["search_history"] = search_figures.search_history(searches)
         drawn["search_slices"] = search_figures.search_slices(searches, params)
     return drawn
+
+
+def _cells_figure(study: Study, epochs: int | None) -> str:
+    """recipe_cells for the first budget, recipe_cells_<n>epochs for each further one."""
+    first = _budgets(study)[0]
+    return "recipe_cells" if epochs == first else f"recipe_cells_{epochs}epochs"
 
 
 def _param_order(param: str) -> tuple[int, str]:
@@ -409,12 +422,14 @@ def _figures(study: Study) -> list[Caption]:
         [
             Caption(
                 Path("search_history.png"),
-                "Validation accuracy of each trial in the order tried, and the best so far.",
+                "Validation accuracy of each trial in the order tried, and the best so far; a "
+                "pruned trial at its value when it was stopped (grey circle), never a best.",
             ),
             Caption(
                 Path("search_slices.png"),
                 "How validation accuracy depends on each searched parameter (one dot per "
-                "trial; ring: the trial chosen). Parameters were searched together, so each "
+                "complete trial; ring: the trial chosen). Parameters were searched together, "
+                "so each "
                 "panel mixes the others' effects.",
             ),
         ]
@@ -422,7 +437,13 @@ def _figures(study: Study) -> list[Caption]:
         else []
     )
     return [
-        Caption(Path("recipe_cells.png"), search_figures.recipe_cells_caption(_datasets(study))),
+        *(
+            Caption(
+                Path(f"{_cells_figure(study, epochs)}.png"),
+                search_figures.recipe_cells_caption(_datasets(study), epochs),
+            )
+            for epochs in _budgets(study)
+        ),
         *searches,
         Caption(
             Path("learning_curves.png"),
