@@ -189,6 +189,9 @@ def test_a_stopped_search_says_so_in_trials_csv(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # SIGINT at its default, as in a terminal: a suite started in the background hands
+        # its processes SIGINT ignored (tests/e2e/test_safety.py's interruptible()).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     csv_file = tmp_path / "sphere.trials.csv"
