@@ -204,6 +204,7 @@ def _epochs(
     validation = _validation(cfg, state.model, data)
     epochs = _progress_bar(cfg, data, state.epoch)
     last: Evaluation | None = None
+    pruned = False
     for epoch in epochs:
         epoch_start = time.perf_counter()
         lr = state.optimizer.param_groups[0]["lr"]
@@ -223,13 +224,13 @@ def _epochs(
         _show(epochs, cfg.trainer.epochs, row)
         if should_stop is not None and epoch < cfg.trainer.epochs and should_stop(state.history):
             log.info("pruned after epoch %d of %d: %s", epoch, cfg.trainer.epochs, folder.path)
-            epochs.close()
-            return last, True
+            pruned = True
+            break
     epochs.close()
 
     if last is None:  # a crash after the last checkpoint but before results.json
         last = evaluate(state.model, data.test, cfg.trainer.eval_batch_size, len(data.classes))
-    return last, False
+    return last, pruned
 
 
 def _steps(

@@ -111,14 +111,13 @@ class TrialLink:
 
 
 def from_hydra(cfg: DictConfig) -> TrialLink | None:
-    """The trial this job trains, when an Optuna sweeper with a pruner launched it."""
+    """The trial this job trains, where the Optuna sweeper prunes: it names the trial in the
+    job's environment only then (OptunaSweeper._pruning)."""
     name, number = os.environ.get(SEARCH_ENV), os.environ.get(TRIAL_ENV)
     if name is None or number is None:
         return None
     sweeper = HydraConfig.get().sweeper
     pruner = OmegaConf.select(sweeper, "pruner")
-    if pruner is None or str(pruner.get("_target_", "")).endswith("NopPruner"):
-        return None
     try:
         storage = open_storage(OmegaConf.select(sweeper, "storage"))
         search = optuna.load_study(study_name=name, storage=storage, pruner=instantiate(pruner))

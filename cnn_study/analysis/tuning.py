@@ -24,8 +24,12 @@ def budgets(runs: pd.DataFrame) -> list[int]:
     return sorted({int(e) for e in runs[EPOCHS].dropna()}) if EPOCHS in runs else []
 
 
-def at_budget(runs: pd.DataFrame, epochs: int) -> pd.DataFrame:
-    return runs[runs[EPOCHS] == epochs] if EPOCHS in runs else runs
+def at_budget(frame: pd.DataFrame, epochs: int | None) -> pd.DataFrame:
+    """The rows of one training budget, of the runs or of a summary (whose key columns may
+    hold the epochs as text); all rows where epochs is None or the frame does not say."""
+    if epochs is None or EPOCHS not in frame:
+        return frame
+    return frame[pd.to_numeric(frame[EPOCHS], errors="coerce") == epochs]
 
 
 def _finals(runs: pd.DataFrame, recipe: str, dataset: str) -> np.ndarray:

@@ -279,6 +279,9 @@ class OptunaSweeper(Sweeper):
                 f"imported ({' '.join(str(exc).split())}): name a function as module.function"
             ) from None
 
+    def _grid(self) -> bool:
+        return str(OmegaConf.select(self.sampler_config, "_target_")).endswith("GridSampler")
+
     def _pruning(self) -> bool:
         target = str(OmegaConf.select(self.pruner_config, "_target_") or "")
         return bool(target) and not target.endswith("NopPruner")
@@ -342,14 +345,13 @@ class OptunaSweeper(Sweeper):
         together would draw the same points. (A grid's or a QMC sequence's seed fixes one
         order for every worker and every rerun, which the samplers follow from the storage.)"""
         config = OmegaConf.create(OmegaConf.to_container(self.sampler_config, resolve=True))
-        target = str(config.get("_target_", ""))
-        shared_order = target.endswith(("GridSampler", "QMCSampler"))
+        shared_order = self._grid() or str(config.get("_target_", "")).endswith("QMCSampler")
         if config.get("seed") is not None and not shared_order:
             config.seed = int(config.seed) + trials_so_far
             if not alone:
                 config.seed = (config.seed + 7919 * os.getpid()) % 2**31
         sampler = instantiate(config)
-        if config.get("_partial_"):  # the grid sampler: the grid is the search space
+        if self._grid():  # the grid is the search space
             sampler = sampler(search_space={k: grid_points(k, d) for k, d in space.items()})
         return sampler
 
@@ -371,8 +373,7 @@ class OptunaSweeper(Sweeper):
             search.enqueue_trial(params, skip_if_exists=False)
 
     def _trial_id(self, search: optuna.Study, number: int) -> int:
-        study_id = self.storage.get_study_id_from_name(search.study_name)
-        return self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
     def _stale(self, trial: FrozenTrial, now: float) -> bool:
         last = trial.user_attrs.get(HEARTBEAT)
@@ -442,7 +443,7 @@ class OptunaSweeper(Sweeper):
                     "(it names the study's files)"
                 )
             extend = self._extension()
-            if "Grid" in str(OmegaConf.select(self.sampler_config, "_target_")):
+            if self._grid():
                 if extend is not None:
                     raise StudyError(
                         "a grid search searches hydra.sweeper.params only: a "
@@ -476,6 +477,7 @@ class OptunaSweeper(Sweeper):
                 pruner=pruner,
                 load_if_exists=True,
             )
+            self.study_id = self.storage.get_study_id_from_name(name)
             search.sampler = self._sampler(len(search.get_trials(deepcopy=False)), space, alone)
             self._recover(search, alone)
             trials_now = search.get_trials(deepcopy=False)

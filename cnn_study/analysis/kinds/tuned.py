@@ -146,8 +146,8 @@ def _budgets(study: Study) -> list[int | None]:
 def cell_table(study: Study) -> pd.DataFrame:
     rows = []
     for epochs in _budgets(study):
-        summary = _at(study.summary, epochs)
-        runs = _at(study.runs, epochs)
+        summary = at_budget(study.summary, epochs)
+        runs = at_budget(study.runs, epochs)
         for dataset in _datasets(study):
             for recipe in _recipes(study):
                 cell = summary[(summary["dataset"] == dataset) & (summary["recipe"] == recipe)]
@@ -160,13 +160,6 @@ def cell_table(study: Study) -> pd.DataFrame:
 def _epochs_key(study: Study) -> list[str]:
     """The training length as a column of the tables, where the final runs had several."""
     return ["trainer.epochs"] if len(budgets(study.runs)) > 1 else []
-
-
-def _at(frame: pd.DataFrame, epochs: int | None) -> pd.DataFrame:
-    """The rows of one training budget (a summary's or the runs')."""
-    if epochs is None or "trainer.epochs" not in frame:
-        return frame
-    return frame[pd.to_numeric(frame["trainer.epochs"], errors="coerce") == epochs]
 
 
 def _cell_row(
@@ -231,8 +224,8 @@ def tables(study: Study) -> Tables:
 def draw(study: Study) -> dict[str, Figure]:
     drawn = {
         _cells_figure(study, epochs): search_figures.recipe_cells(
-            _at(study.summary, epochs),
-            _at(study.runs, epochs),
+            at_budget(study.summary, epochs),
+            at_budget(study.runs, epochs),
             _datasets(study),
             _recipes(study),
             study.names,
@@ -272,8 +265,9 @@ def answer(study: Study) -> str:
     is the target in reach?"""
     lines = []
     found = _budgets(study)
+    gains = tuning_gains(study.runs)  # one family over every budget
     for epochs in found:
-        lines += _answer_at(study, epochs, several=len(found) > 1)
+        lines += _answer_at(study, gains, epochs, several=len(found) > 1)
     lines += _target_lines(study, found[-1])
     return "\n".join(lines)
 
@@ -286,10 +280,9 @@ def _share(share: dict[str, float]) -> str:
     return f"{said} ({LEVEL} CI {low:.0%} to {high:.0%}, Fieller's interval of the ratio)"
 
 
-def _answer_at(study: Study, epochs: int | None, several: bool) -> list[str]:
+def _answer_at(study: Study, gains: pd.DataFrame, epochs: int | None, several: bool) -> list[str]:
     datasets, names = _datasets(study), study.names
-    runs, summary = _at(study.runs, epochs), _at(study.summary, epochs)
-    gains = tuning_gains(study.runs)
+    runs, summary = at_budget(study.runs, epochs), at_budget(study.summary, epochs)
     if len(gains) and epochs is not None and "epochs" in gains:
         gains = gains[gains["epochs"] == epochs]
     after = f"after {epochs} epochs" if epochs is not None else "after the same epochs"
@@ -312,7 +305,7 @@ def _answer_at(study: Study, epochs: int | None, several: bool) -> list[str]:
             f"{interval(gain['gain_ci_low'], gain['gain_ci_high'])}, Holm p = "
             f"{p_value(gain['p_holm'])})."
         )
-    share = recipe_share_of_gap(at_budget(runs, epochs) if epochs is not None else runs)
+    share = recipe_share_of_gap(runs)
     if share is not None:
         a, b = datasets
         lines.append(
@@ -331,7 +324,7 @@ def _target_lines(study: Study, epochs: int | None) -> list[str]:
     """Near the target on the datasets the chapter's claim was wrongly made for, at the
     longest budget the final runs had."""
     datasets, names = _datasets(study), study.names
-    summary, runs = _at(study.summary, epochs), _at(study.runs, epochs)
+    summary, runs = at_budget(study.summary, epochs), at_budget(study.runs, epochs)
     after = f" after {epochs} epochs" if epochs is not None else ""
     lines = []
     for dataset in datasets[1:]:
